@@ -1,0 +1,76 @@
+"""Data sets: loaders for the supported sources and a registry to load them by name.
+
+Every loader returns a :class:`RecDataset` (the full interaction graph, the published split
+if the source fixes one, and notes in ``info``). Files are parsed strictly: a malformed line
+raises :class:`DataFormatError` naming the file and line; absent files that cannot be
+downloaded raise :class:`DataNotFoundError` saying what to put where.
+
+>>> from graphrec.data import load_dataset
+>>> dataset = load_dataset("lastfm", root="../shared/data")      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from graphrec.data.dataset import RecDataset
+from graphrec.data.delimited import load_delimited
+from graphrec.data.errors import DataFormatError, DataNotFoundError
+from graphrec.data.io import locate, read_table, resolve_root
+from graphrec.data.lastfm import load_lastfm, load_lastfm_sociallgn
+from graphrec.data.lightgcn_format import load_lightgcn_lists
+from graphrec.data.movielens import load_movielens_100k
+
+
+def _lightgcn(root: str | Path | None = None, **kwargs: Any) -> RecDataset:
+    if root is None:
+        raise ValueError("load_dataset('lightgcn') needs root= (the folder with train.txt and "
+                         "test.txt)")
+    return load_lightgcn_lists(root, **kwargs)
+
+
+def _tsv(root: str | Path | None = None, *, path: str | Path | None = None,
+         **kwargs: Any) -> RecDataset:
+    path = path if path is not None else root
+    if path is None:
+        raise ValueError("load_dataset('tsv') needs path= (the interaction file)")
+    return load_delimited(path, **kwargs)
+
+
+#: Registered names → loader(root, **kwargs).
+DATASETS: dict[str, Callable[..., RecDataset]] = {
+    "lastfm": load_lastfm,
+    "lastfm-sociallgn": load_lastfm_sociallgn,
+    "lightgcn": _lightgcn,
+    "movielens-100k": load_movielens_100k,
+    "tsv": _tsv,
+}
+
+
+def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> RecDataset:
+    """Loads a data set by registered name.
+
+    Names: ``lastfm`` (:func:`load_lastfm`), ``lastfm-sociallgn``
+    (:func:`load_lastfm_sociallgn`), ``lightgcn`` (:func:`load_lightgcn_lists`; ``root`` is
+    the folder with ``train.txt``/``test.txt``), ``movielens-100k``
+    (:func:`load_movielens_100k`), ``tsv`` (:func:`load_delimited`; pass ``path=`` and its
+    keyword options). ``root`` defaults to ``$GRAPHREC_DATA`` or ``~/.graphrec/data``;
+    ``kwargs`` go to the loader (e.g. ``download=False``).
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+    """
+    try:
+        loader = DATASETS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown data set {name!r}; valid names: "
+                         f"{', '.join(sorted(DATASETS))}") from None
+    return loader(root, **kwargs)
+
+
+__all__ = [
+    "DATASETS", "DataFormatError", "DataNotFoundError", "RecDataset", "load_dataset",
+    "load_delimited", "load_lastfm", "load_lastfm_sociallgn", "load_lightgcn_lists",
+    "load_movielens_100k", "locate", "read_table", "resolve_root",
+]

@@ -1,0 +1,156 @@
+"""MovieLens 100K (GroupLens): ratings with timestamps, movie genres, user demographics."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from graphrec.data.dataset import RecDataset
+from graphrec.data.io import (
+    Table,
+    candidate_dirs,
+    check_unique,
+    download_and_extract,
+    locate,
+    lookup,
+    not_found,
+    read_table,
+    resolve_root,
+)
+from graphrec.graph.build import ITEM, build_interaction_graph
+
+URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+DATASET_DIR = "ml-100k"
+FILES = ["u.data", "u.item", "u.user"]
+
+#: The 19 genre flags of ``u.item``, in file order (as listed in ``u.genre``).
+GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+          "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+          "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+#: The 21 occupations of ``u.user`` (as listed in ``u.occupation``).
+OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "entertainment",
+               "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing",
+               "none", "other", "programmer", "retired", "salesman", "scientist", "student",
+               "technician", "writer"]
+GENDERS = ["M", "F"]
+
+_DATE = re.compile(r"\d{1,2}-[A-Za-z]{3}-(\d{4})")
+
+
+def _find(root: str | Path | None, download: bool) -> Path:
+    folder = locate(root, DATASET_DIR, None, FILES)
+    if folder is not None:
+        return folder
+    canonical = resolve_root(root) / DATASET_DIR
+    if not download:
+        raise not_found("MovieLens 100K", FILES, canonical, URL,
+                        searched=candidate_dirs(root, DATASET_DIR, None))
+    return download_and_extract(URL, canonical, FILES, what="MovieLens 100K")
+
+
+def _one_hot(table: Table, column: str, categories: list[str]) -> np.ndarray:
+    values = table[column]
+    index = np.full(len(values), -1, dtype=np.int64)
+    for k, category in enumerate(categories):
+        index[values == category] = k
+    table.check(index < 0, lambda r: f"{column} {values[r]!r} is not one of {categories}")
+    return np.eye(len(categories), dtype=np.float32)[index]
+
+
+def _release_years(items: Table) -> tuple[np.ndarray, np.ndarray]:
+    """Release year per movie from dates like ``01-Jan-1995``; ``0`` and a flag if empty."""
+    dates = items["release_date"]
+    years = np.zeros(len(dates), dtype=np.int64)
+    missing = np.zeros(len(dates), dtype=bool)
+    for row, date in enumerate(dates.tolist()):  # 1,682 rows: a loop is fine
+        if not date.strip():
+            missing[row] = True
+            continue
+        match = _DATE.fullmatch(date.strip())
+        if match is None:
+            raise items.fail(row, f"release date {date!r} is not like '01-Jan-1995'")
+        years[row] = int(match.group(1))
+    return years, missing
+
+
+def load_movielens_100k(root: str | Path | None = None, download: bool = True) -> RecDataset:
+    r"""MovieLens 100K: 943 users, 1,682 movies, 100,000 ratings with unix timestamps.
+
+    Files (from ``ml-100k.zip``; looked up with :func:`~graphrec.data.io.locate`, ``root``
+    may be the data folder or ``root/ml-100k``; downloaded there when absent and
+    ``download``)::
+
+        u.data   user item rating timestamp             tab separated, no header
+        u.item   id|title|release date|video release date|IMDb URL|19 genre flags
+                 '|' separated, ISO-8859-1
+        u.user   id|age|gender|occupation|zip code     '|' separated
+
+    Graph: users and items indexed in ``u.user`` / ``u.item`` order (ids 1..n, so index =
+    id - 1); ``edge_weight`` = rating (1-5), ``time`` = unix timestamp.
+
+    * ``graph['item'].name``: titles. ``graph['item'].x`` (21 columns): the 19 genre flags,
+      the release year scaled to [0, 1] over the years present (1922 → 0, 1998 → 1), and a
+      flag that is 1 for a movie without a release date (one such movie, id 267 "unknown";
+      its year column is 0, so the flag is what tells it apart from the earliest year).
+    * ``graph['user'].x`` (24 columns): age / 100, gender one-hot (M, F), occupation
+      one-hot over the 21 official occupations.
+
+    Column names are in ``dataset.info['item_feature_names']`` / ``['user_feature_names']``.
+    A rating naming a user or item absent from ``u.user`` / ``u.item`` is an error.
+    """
+    folder = _find(root, download)
+    ratings = read_table(folder / "u.data", delimiter="\t",
+                         columns=[("user", int), ("item", int), ("rating", float),
+                                  ("timestamp", int)])
+    items = read_table(
+        folder / "u.item", delimiter="|", encoding="iso-8859-1",
+        columns=[("id", int), ("title", str), ("release_date", str), ("video_date", str),
+                 ("url", str)] + [(f"genre_{k}", int) for k in range(len(GENRES))])
+    users = read_table(folder / "u.user", delimiter="|",
+                       columns=[("id", int), ("age", float), ("gender", str),
+                                ("occupation", str), ("zip", str)])
+    check_unique(items, "id")
+    check_unique(users, "id")
+
+    # Refuse ratings of unknown users/items here, where the u.data line is known.
+    user_order, item_order = np.argsort(users["id"]), np.argsort(items["id"])
+    for column, ids, order, source in (("user", users["id"], user_order, "u.user"),
+                                       ("item", items["id"], item_order, "u.item")):
+        _, found = lookup(ids[order], ratings[column])
+        ratings.check(~found, lambda r, c=column, s=source:
+                      f"{c} id {ratings[c][r]} is not in {s}")
+
+    genres = np.stack([items[f"genre_{k}"] for k in range(len(GENRES))], axis=1)
+    bad = ~np.isin(genres, (0, 1)).all(axis=1)
+    items.check(bad, lambda r: f"genre flags must be 0 or 1, got {genres[r].tolist()}")
+    years, missing = _release_years(items)
+    if (~missing).any():
+        low, high = int(years[~missing].min()), int(years[~missing].max())
+        scaled = np.where(missing, 0.0, (years - low) / max(high - low, 1))
+    else:
+        low = high = 0
+        scaled = np.zeros(len(years))
+    item_x = np.concatenate([genres.astype(np.float32), scaled[:, None].astype(np.float32),
+                             missing[:, None].astype(np.float32)], axis=1)
+
+    users.check(users["age"] < 0, lambda r: f"age {users['age'][r]} is negative")
+    user_x = np.concatenate([(users["age"] / 100.0)[:, None].astype(np.float32),
+                             _one_hot(users, "gender", GENDERS),
+                             _one_hot(users, "occupation", OCCUPATIONS)], axis=1)
+
+    graph = build_interaction_graph(
+        ratings["user"], ratings["item"], weights=ratings["rating"], times=ratings["timestamp"],
+        user_ids=users["id"].tolist(), item_ids=items["id"].tolist(),
+        user_features=user_x, item_features=item_x)
+    graph[ITEM].name = items["title"].tolist()
+    info = {
+        "source": str(folder),
+        "item_feature_names": [f"genre:{g}" for g in GENRES]
+        + ["release_year_scaled", "release_year_missing"],
+        "user_feature_names": ["age/100"] + [f"gender:{g}" for g in GENDERS]
+        + [f"occupation:{o}" for o in OCCUPATIONS],
+        "release_year_range": (low, high),
+        "items_without_release_date": int(missing.sum()),
+    }
+    return RecDataset("movielens-100k", graph, None, info)

@@ -1,0 +1,225 @@
+"""Train / validation / test splits of the interaction edges.
+
+Every split keeps all nodes, social edges and node features in each part and only
+divides the ``('user', 'interacts', 'item')`` edges (and their reverses) between the
+parts, so a model trained on ``split.train`` sees no validation or test interaction.
+All random splits are vectorised (no Python loop over users) and deterministic for a
+given seed.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from graphrec.graph.build import INTERACTS, ITEM, REV_INTERACTS, USER
+
+
+@dataclass
+class Split:
+    """Three graphs with the same nodes and disjoint interaction edges.
+
+    ``valid`` is ``None`` for sources that publish only train and test (see
+    :func:`holdout_validation` to carve one out of training).
+    """
+
+    train: HeteroData
+    valid: HeteroData | None
+    test: HeteroData
+
+    def sizes(self) -> dict[str, int]:
+        def count(graph: HeteroData | None) -> int:
+            return 0 if graph is None else int(graph[INTERACTS].edge_index.size(1))
+
+        return {"train": count(self.train), "valid": count(self.valid), "test": count(self.test)}
+
+
+def select_edges(graph: HeteroData, edge_ids: Tensor) -> HeteroData:
+    """A copy of ``graph`` keeping only the interaction edges ``edge_ids`` (sorted order kept)."""
+    edge_ids = torch.as_tensor(edge_ids, dtype=torch.long).sort().values
+    subset = {INTERACTS: edge_ids}
+    if REV_INTERACTS in graph.edge_types:
+        subset[REV_INTERACTS] = edge_ids
+    return graph.edge_subgraph(subset)
+
+
+def split_by_edge_ids(
+    graph: HeteroData, train_ids: Tensor, valid_ids: Tensor | None, test_ids: Tensor
+) -> Split:
+    """Builds a :class:`Split` from disjoint sets of interaction edge ids."""
+    num_edges = graph[INTERACTS].edge_index.size(1)
+    parts = [ids for ids in (train_ids, valid_ids, test_ids) if ids is not None]
+    counts = torch.bincount(torch.cat(parts), minlength=num_edges) if parts else None
+    if counts is not None and counts.numel() > num_edges:
+        raise ValueError(f"edge id out of range (graph has {num_edges} interaction edges)")
+    if counts is not None and bool((counts > 1).any()):
+        raise ValueError("split parts overlap: an interaction is in more than one part")
+    return Split(
+        train=select_edges(graph, train_ids),
+        valid=None if valid_ids is None else select_edges(graph, valid_ids),
+        test=select_edges(graph, test_ids),
+    )
+
+
+def _rank_within_user(user: Tensor, sort_key: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Orders edges by (user, sort_key); returns the order, each ordered edge's rank in
+    its user's list, and each ordered edge's user degree."""
+    # Two stable sorts give a lexicographic (user, key) order without a Python loop.
+    order = torch.sort(sort_key, stable=True).indices
+    order = order[torch.sort(user[order], stable=True).indices]
+    sorted_user = user[order]
+    degree = torch.bincount(sorted_user)
+    starts = torch.cumsum(degree, 0) - degree
+    rank = torch.arange(order.numel()) - starts[sorted_user]
+    return order, rank, degree[sorted_user]
+
+
+def _ratio_counts(degree: Tensor, ratios: Sequence[float]) -> tuple[Tensor, Tensor]:
+    """Per-user validation and test counts for a ratio split.
+
+    Follows RecBole's ``split_by_ratio`` so results are comparable with its tables:
+    validation and test get ``floor(r * n)`` items; a user whose share is fractional
+    (``0 < r * n < 1``) still gets one item there as long as more than one item is left
+    for training; training takes the rest.
+    """
+    train_ratio, valid_ratio, test_ratio = (r / sum(ratios) for r in ratios)
+    del train_ratio
+    n = degree.to(torch.float64)
+    n_valid = torch.floor(valid_ratio * n).long()
+    n_test = torch.floor(test_ratio * n).long()
+    n_train = degree - n_valid - n_test
+    # RecBole tops up the last parts first (test, then validation).
+    for share, count in ((test_ratio * n, n_test), (valid_ratio * n, n_valid)):
+        bump = (share > 0) & (share < 1) & (n_train > 1)
+        count += bump.long()
+        n_train -= bump.long()
+    return n_valid, n_test
+
+
+def _split_by_rank(
+    graph: HeteroData, sort_key: Tensor, ratios: Sequence[float]
+) -> Split:
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ValueError(f"ratios must be three non-negative numbers (got {ratios})")
+    user = graph[INTERACTS].edge_index[0]
+    order, rank, degree = _rank_within_user(user, sort_key)
+    n_valid, n_test = _ratio_counts(degree, ratios)
+    n_train = degree - n_valid - n_test
+    train_ids = order[rank < n_train]
+    valid_ids = order[(rank >= n_train) & (rank < n_train + n_valid)]
+    test_ids = order[rank >= n_train + n_valid]
+    return split_by_edge_ids(graph, train_ids, valid_ids if ratios[1] > 0 else None, test_ids)
+
+
+def random_split(
+    graph: HeteroData, ratios: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> Split:
+    """Per-user random split: each user's interactions are shuffled and cut by ``ratios``.
+
+    Counts per user follow RecBole's rule (see :func:`_ratio_counts`), e.g. a user with
+    50 interactions gets 40 / 5 / 5 under the default 80/10/10.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    num_edges = graph[INTERACTS].edge_index.size(1)
+    return _split_by_rank(graph, torch.randperm(num_edges, generator=generator), ratios)
+
+
+def temporal_split(graph: HeteroData, ratios: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
+    """Per-user temporal split: each user's earliest interactions train, the latest test.
+
+    Ties in time keep edge order. Needs ``time`` on the interaction edges.
+    """
+    if "time" not in graph[INTERACTS]:
+        raise ValueError("temporal_split needs interaction timestamps ('time' edge attribute)")
+    return _split_by_rank(graph, graph[INTERACTS].time, ratios)
+
+
+def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
+    """Per user: last interaction to test, second last to validation, the rest to training.
+
+    Args:
+        order: ``"time"`` orders by the ``time`` edge attribute (ties keep edge order);
+            ``"edge"`` uses edge order (for sources whose file order is the time order
+            and that were built with ``times`` = position).
+
+    Users with fewer than 3 interactions keep all of them in training (as SASRec does):
+    they have too little history to hold any out.
+    """
+    if order == "time":
+        if "time" not in graph[INTERACTS]:
+            raise ValueError("leave_one_out(order='time') needs a 'time' edge attribute")
+        sort_key = graph[INTERACTS].time
+    elif order == "edge":
+        sort_key = torch.arange(graph[INTERACTS].edge_index.size(1))
+    else:
+        raise ValueError(f"order must be 'time' or 'edge' (got {order!r})")
+    user = graph[INTERACTS].edge_index[0]
+    edge_order, rank, degree = _rank_within_user(user, sort_key)
+    from_end = degree - 1 - rank
+    held_out = degree >= 3
+    test_ids = edge_order[held_out & (from_end == 0)]
+    valid_ids = edge_order[held_out & (from_end == 1)]
+    train_ids = edge_order[~held_out | (from_end >= 2)]
+    return split_by_edge_ids(graph, train_ids, valid_ids, test_ids)
+
+
+def edge_ids_of_pairs(graph: HeteroData, users: Tensor, items: Tensor) -> Tensor:
+    """Edge ids of the given ``(user index, item index)`` pairs; every pair must be an edge."""
+    edge_index = graph[INTERACTS].edge_index
+    num_items = graph[ITEM].num_nodes
+    # Edges are sorted by (user, item), so their keys are sorted: one searchsorted finds all.
+    keys = edge_index[0] * num_items + edge_index[1]
+    users = torch.as_tensor(users, dtype=torch.long)
+    items = torch.as_tensor(items, dtype=torch.long)
+    num_users = graph[USER].num_nodes
+    if users.numel() and (int(users.min()) < 0 or int(users.max()) >= num_users
+                          or int(items.min()) < 0 or int(items.max()) >= num_items):
+        raise ValueError(f"(user, item) pair out of range [0, {num_users}) x [0, {num_items})")
+    query = users * num_items + items
+    pos = torch.searchsorted(keys, query).clamp(max=max(keys.numel() - 1, 0))
+    found = keys.numel() > 0 and bool((keys[pos] == query).all())
+    if not found:
+        raise ValueError("some (user, item) pairs are not interaction edges of the graph")
+    return pos
+
+
+def fixed_split(
+    graph: HeteroData,
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    valid: tuple[Tensor, Tensor] | None = None,
+) -> Split:
+    """A split given as ``(user index, item index)`` pairs per part (e.g. read from files).
+
+    The graph must contain every pair; a pair listed in two parts is an error.
+    """
+    def ids(pairs: tuple[Tensor, Tensor] | None) -> Tensor | None:
+        if pairs is None:
+            return None
+        return torch.unique(edge_ids_of_pairs(graph, *pairs))
+
+    return split_by_edge_ids(graph, ids(train), ids(valid), ids(test))
+
+
+def holdout_validation(split: Split, ratio: float = 0.1, seed: int = 0) -> Split:
+    """Moves a per-user random ``ratio`` of the training interactions to validation.
+
+    For fixed splits without a validation part: early stopping then never looks at test.
+    """
+    if split.valid is not None:
+        raise ValueError("split already has a validation part")
+    inner = random_split(split.train, (1.0 - ratio, ratio, 0.0), seed=seed)
+    return Split(train=inner.train, valid=inner.valid, test=split.test)
+
+
+def split_users_without(split: Split) -> dict[str, int]:
+    """Counts of users that have test interactions but none in training (cold users)."""
+    train_users = torch.zeros(split.train[USER].num_nodes, dtype=torch.bool)
+    train_users[split.train[INTERACTS].edge_index[0]] = True
+    test_users = torch.unique(split.test[INTERACTS].edge_index[0])
+    return {"test_users_without_training": int((~train_users[test_users]).sum())}
+
+

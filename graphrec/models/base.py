@@ -1,0 +1,120 @@
+"""The one interface every model implements, so one trainer and one evaluator serve all.
+
+- ``train_batches(train, batch_size, device, seed)``: the batches the model trains on
+  (pairwise BPR triples by default; a sequence model returns sequence batches). The
+  trainer only iterates them.
+- ``loss(batch) -> Tensor``: the training loss of one batch.
+- ``fit(train)``: closed-form fitting (popularity, ALS initialisations); called once by
+  the trainer before any epoch. Models without trainable parameters are done after it.
+- ``scorer() -> callable(users) -> [B, num_items]``: the evaluator's entry point; models
+  precompute what all batches share (e.g. propagated embeddings) once per call.
+- ``recommend(users, k, exclude=...)``: top-k items and scores, for people.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from graphrec.eval.ranking import mask_interactions, topk_items
+from graphrec.graph.interactions import Interactions
+from graphrec.sampling.batches import PairBatch, PairBatches
+from graphrec.train.losses import bpr_loss, l2_penalty
+
+
+class Recommender(nn.Module):
+    """Base class of all graphrec models (see the module docstring for the interface)."""
+
+    num_users: int
+    num_items: int
+
+    def fit(self, train: Interactions) -> None:
+        """Closed-form part of training (none by default)."""
+
+    def train_batches(
+        self, train: Interactions, batch_size: int, device: torch.device | str, seed: int
+    ) -> Iterable[Any]:
+        return PairBatches(train, batch_size=batch_size, device=device, seed=seed)
+
+    def loss(self, batch: Any) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} is not trained by gradient descent")
+
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in (*self.parameters(), *self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
+
+    @torch.no_grad()
+    def recommend(
+        self,
+        users: Tensor | Sequence[int],
+        k: int = 10,
+        exclude: Interactions | Sequence[Interactions] | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Top-``k`` items for ``users``, best first, skipping items in ``exclude``.
+
+        Returns:
+            ``(items, scores)``, both ``[len(users), k]``.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            users = torch.as_tensor(users, dtype=torch.long, device=self.device).view(-1)
+            if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
+                raise ValueError(f"user index out of range [0, {self.num_users})")
+            scores = self.scorer()(users).float().clone()
+            return topk_items(mask_interactions(scores, users, exclude), k)[::-1]
+        finally:
+            self.train(was_training)
+
+
+class EmbeddingRecommender(Recommender):
+    r"""Models that score by :math:`\hat y_{ui} = \mathbf{u}_u^\top \mathbf{v}_i` with
+    ``forward() -> (user_emb, item_emb)``, trained with BPR plus LightGCN's L2 penalty on
+    the batch's ego (layer-0) embeddings.
+
+    Subclasses implement ``forward`` and ``ego_embeddings(users, items)``.
+
+    Args:
+        reg_weight: weight :math:`\lambda` of :math:`\frac{\lambda}{2B}
+            (\lVert \mathbf{e}_u\rVert^2 + \lVert \mathbf{e}_{i^+}\rVert^2 +
+            \lVert \mathbf{e}_{i^-}\rVert^2)`.
+    """
+
+    def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4) -> None:
+        super().__init__()
+        self.num_users = num_users
+        self.num_items = num_items
+        self.reg_weight = reg_weight
+
+    def forward(self) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def loss(self, batch: PairBatch) -> Tensor:
+        user_emb, item_emb = self()
+        users = user_emb[batch.users]
+        pos_scores = (users * item_emb[batch.pos_items]).sum(-1)
+        neg = item_emb[batch.neg_items]
+        # [B, d] x [B, K, d] -> [B, K] for K negatives per positive, [B] for one
+        neg_scores = ((users.unsqueeze(-2) if neg.dim() == 3 else users) * neg).sum(-1)
+        loss = bpr_loss(pos_scores, neg_scores)
+        if self.reg_weight:
+            items = torch.cat([batch.pos_items, batch.neg_items.reshape(-1)])
+            ego_users, ego_items = self.ego_embeddings(batch.users, items)
+            loss = loss + self.reg_weight * l2_penalty(ego_users, ego_items,
+                                                       batch_size=len(batch))
+        return loss
+
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        user_emb, item_emb = self()
+        item_t = item_emb.t().contiguous()
+        return lambda users: user_emb[users.to(user_emb.device)] @ item_t

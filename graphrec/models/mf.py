@@ -1,0 +1,55 @@
+"""Matrix factorisation trained with BPR."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from graphrec.graph.build import ITEM, USER
+from graphrec.models.base import EmbeddingRecommender
+
+
+class MF(EmbeddingRecommender):
+    r"""BPR-MF, from `"BPR: Bayesian Personalized Ranking from Implicit Feedback"
+    <https://arxiv.org/abs/1205.2618>`_ (Rendle et al., UAI 2009):
+    :math:`\hat y_{ui} = \mathbf{p}_u^\top \mathbf{q}_i`.
+
+    Args:
+        num_users, num_items: index space sizes.
+        embedding_dim: factor size :math:`d`.
+        reg_weight: L2 weight on the batch's factors (see
+            :class:`~graphrec.models.base.EmbeddingRecommender`).
+        init_std: factors start from :math:`\mathcal{N}(0, \sigma^2)`.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        reg_weight: float = 1e-4,
+        init_std: float = 0.1,
+    ) -> None:
+        super().__init__(num_users, num_items, reg_weight)
+        self.embedding_dim = embedding_dim
+        self.init_std = init_std
+        self.user_embedding = nn.Embedding(num_users, embedding_dim)
+        self.item_embedding = nn.Embedding(num_items, embedding_dim)
+        self.reset_parameters()
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, **kwargs) -> MF:
+        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, **kwargs)
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.user_embedding.weight, std=self.init_std)
+        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+
+    def forward(self) -> tuple[Tensor, Tensor]:
+        return self.user_embedding.weight, self.item_embedding.weight
+
+    def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        return self.user_embedding(users), self.item_embedding(items)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
+                f"embedding_dim={self.embedding_dim})")

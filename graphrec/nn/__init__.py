@@ -1,0 +1,4 @@
+"""Importable layers."""
+from graphrec.nn.conv import LightGCNConv
+
+__all__ = ["LightGCNConv"]

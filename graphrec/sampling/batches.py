@@ -1,0 +1,73 @@
+"""Training batches. A model names the batches it trains on; the trainer only iterates them."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from graphrec.graph.interactions import Interactions
+from graphrec.sampling.negative import NegativeSampler
+
+
+@dataclass
+class PairBatch:
+    """``(user, positive item, negative item)`` triples for pairwise losses such as BPR.
+
+    ``neg_items`` is ``[B]`` for one negative per positive or ``[B, K]`` for ``K``.
+    """
+
+    users: Tensor
+    pos_items: Tensor
+    neg_items: Tensor
+
+    def to(self, device: torch.device | str) -> PairBatch:
+        return PairBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    def __len__(self) -> int:
+        return int(self.users.numel())
+
+
+class PairBatches:
+    """One epoch = every training interaction once, shuffled, each with fresh negatives.
+
+    All negatives of an epoch are drawn in one vectorised call.
+
+    Args:
+        train: training interactions.
+        batch_size: triples per batch.
+        num_negatives: negatives per positive.
+        sampler: the negative sampler (uniform by default).
+        device: where batches are built (the sampler is moved there).
+        seed: seeds the shuffling and sampling stream.
+    """
+
+    def __init__(
+        self,
+        train: Interactions,
+        batch_size: int = 2048,
+        num_negatives: int = 1,
+        sampler: NegativeSampler | None = None,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.device = torch.device(device)
+        self.train = train.to(self.device)
+        self.sampler = (sampler or NegativeSampler(self.train)).to(self.device)
+        self.batch_size = batch_size
+        self.num_negatives = num_negatives
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-self.train.num_interactions // self.batch_size)
+
+    def __iter__(self) -> Iterator[PairBatch]:
+        order = torch.randperm(self.train.num_interactions, generator=self.generator,
+                               device=self.device)
+        users = self.train.users[order]
+        pos_items = self.train.indices[order]
+        neg_items = self.sampler.sample(users, self.num_negatives, generator=self.generator)
+        for start in range(0, order.numel(), self.batch_size):
+            end = start + self.batch_size
+            yield PairBatch(users[start:end], pos_items[start:end], neg_items[start:end])

@@ -1,0 +1,23 @@
+"""Training losses shared by the models."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
+    r"""Bayesian Personalised Ranking (Rendle et al., UAI 2009):
+    :math:`-\frac{1}{B}\sum \ln \sigma(s^+ - s^-)`. ``neg_scores`` may be ``[B]`` or
+    ``[B, K]`` (then averaged over the ``K`` negatives as well)."""
+    if neg_scores.dim() == pos_scores.dim() + 1:
+        pos_scores = pos_scores.unsqueeze(-1)
+    return -F.logsigmoid(pos_scores - neg_scores).mean()
+
+
+def l2_penalty(*tensors: Tensor, batch_size: int) -> Tensor:
+    r"""LightGCN's regulariser on the batch's ego embeddings:
+    :math:`\frac{1}{2B}\sum_t \lVert t \rVert_2^2`."""
+    return sum(t.pow(2).sum() for t in tensors) / (2.0 * batch_size)
+
+
+__all__ = ["bpr_loss", "l2_penalty"]

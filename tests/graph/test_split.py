@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from graphrec.graph import (
+    FOLLOWS,
+    INTERACTS,
+    build_interaction_graph,
+    fixed_split,
+    holdout_validation,
+    leave_one_out,
+    random_split,
+    temporal_split,
+)
+
+
+def _graph(degrees, with_time=True, social=False):
+    users = np.repeat(np.arange(len(degrees)), degrees)
+    items = np.concatenate([np.arange(d) for d in degrees])
+    times = np.concatenate([np.arange(d)[::-1] for d in degrees])  # item 0 is the latest
+    return build_interaction_graph(users, items, times=times if with_time else None,
+                                   social=([0], [1]) if social else None)
+
+
+def _pairs(graph):
+    return {tuple(p) for p in graph[INTERACTS].edge_index.t().tolist()}
+
+
+def test_random_split_counts_follow_recbole_and_parts_partition_edges():
+    graph = _graph([50, 10, 5, 2, 1], social=True)
+    split = random_split(graph, seed=3)
+    train, valid, test = _pairs(split.train), _pairs(split.valid), _pairs(split.test)
+    assert train | valid | test == _pairs(graph)
+    assert not (train & valid) and not (train & test) and not (valid & test)
+
+    def per_user(pairs):
+        return np.bincount([u for u, _ in pairs], minlength=5).tolist()
+
+    # RecBole: floor(0.1 n) each; fractional shares get one while training keeps > 1 item
+    assert per_user(valid) == [5, 1, 1, 0, 0]
+    assert per_user(test) == [5, 1, 1, 1, 0]
+    assert per_user(train) == [40, 8, 3, 1, 1]
+    assert split.train[FOLLOWS].edge_index.tolist() == [[0], [1]]  # social kept everywhere
+
+
+def test_random_split_is_seeded():
+    graph = _graph([30, 30, 30])
+    assert _pairs(random_split(graph, seed=1).test) == _pairs(random_split(graph, seed=1).test)
+    assert _pairs(random_split(graph, seed=1).test) != _pairs(random_split(graph, seed=2).test)
+
+
+def test_temporal_split_puts_latest_last():
+    graph = _graph([10])  # item 0 latest, item 9 earliest
+    split = temporal_split(graph)
+    assert _pairs(split.test) == {(0, 0)}
+    assert _pairs(split.valid) == {(0, 1)}
+    assert _pairs(split.train) == {(0, i) for i in range(2, 10)}
+    with pytest.raises(ValueError, match="time"):
+        temporal_split(_graph([3], with_time=False))
+
+
+def test_leave_one_out_keeps_short_users_in_training():
+    graph = _graph([4, 2])
+    split = leave_one_out(graph)
+    assert _pairs(split.test) == {(0, 0)}
+    assert _pairs(split.valid) == {(0, 1)}
+    assert _pairs(split.train) == {(0, 2), (0, 3), (1, 0), (1, 1)}
+
+
+def test_fixed_split_and_holdout_validation():
+    graph = _graph([6, 6])
+    train = (torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))
+    test = (torch.tensor([0, 0, 1, 1]), torch.tensor([4, 5, 4, 5]))
+    split = fixed_split(graph, train, test)
+    assert split.valid is None and len(_pairs(split.test)) == 4
+    with pytest.raises(ValueError, match="overlap"):
+        fixed_split(graph, train, (torch.tensor([0]), torch.tensor([0])))
+    with pytest.raises(ValueError, match="out of range"):
+        fixed_split(graph, train, (torch.tensor([0]), torch.tensor([9])))
+    sparse_graph = _graph([6, 5])
+    with pytest.raises(ValueError, match="not interaction edges"):
+        fixed_split(sparse_graph, train, (torch.tensor([1]), torch.tensor([5])))
+    held = holdout_validation(split, 0.25, seed=0)
+    assert _pairs(held.train) | _pairs(held.valid) == _pairs(split.train)
+    assert len(_pairs(held.valid)) == 2 and _pairs(held.test) == _pairs(split.test)
