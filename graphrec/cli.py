@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--path", default=None, help="file to read with --dataset tsv")
     train.add_argument("--delimiter", default="\t", help="column delimiter for --dataset tsv")
     train.add_argument("--header", action="store_true", help="--dataset tsv: skip a header line")
+    train.add_argument("--has-weight", action="store_true",
+                       help="--dataset tsv: the third column is a weight")
+    train.add_argument("--has-time", action="store_true",
+                       help="--dataset tsv: the next column is an integer timestamp")
     train.add_argument("--split", choices=SPLITS, default="auto",
                        help="auto: the source's fixed split if it has one, else random 80/10/10")
     train.add_argument("--valid-ratio", type=float, default=0.1,
@@ -57,7 +61,8 @@ def _load(args: argparse.Namespace):
     if args.dataset == "tsv":
         if not args.path:
             raise SystemExit("--dataset tsv needs --path FILE")
-        return load_dataset("tsv", path=args.path, delimiter=args.delimiter, header=args.header)
+        return load_dataset("tsv", path=args.path, delimiter=args.delimiter, header=args.header,
+                            has_weight=args.has_weight, has_time=args.has_time)
     return load_dataset(args.dataset, root=args.root)
 
 

@@ -59,13 +59,16 @@ def run_experiment(
     model_kwargs: dict[str, Any] | None = None,
     config: TrainConfig | None = None,
     split_name: str = "",
+    cold_max_train: int = 5,
 ) -> tuple[Recommender, dict[str, Any]]:
     """Trains ``model_name`` on ``split.train``, early-stops on ``split.valid``, tests on
     ``split.test`` (training and validation items masked).
 
     Returns:
         ``(model, results)``; ``results`` has ``config``, ``dataset``, ``history``,
-        ``best_epoch``, ``epochs``, ``train_seconds`` and ``test`` (``"recall@20"``, ...).
+        ``best_epoch``, ``epochs``, ``train_seconds``, ``test`` (``"recall@20"``, ...) and
+        ``test_cold``: the same metrics over cold users, those with at most
+        ``cold_max_train`` training interactions (``test_cold_users`` of them).
     """
     config = config or TrainConfig()
     model_kwargs = dict(model_kwargs or {})
@@ -76,8 +79,10 @@ def run_experiment(
     fit: TrainResult = trainer.fit(train, valid)
     start = time.perf_counter()
     exclude = [train] if valid is None else [train, valid]
-    test: EvalResult = trainer.evaluate(Interactions.from_graph(split.test), exclude=exclude,
-                                        train=train)
+    test_interactions = Interactions.from_graph(split.test)
+    test: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, train=train)
+    cold_users = (train.user_degree() <= cold_max_train).nonzero().view(-1)
+    cold: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, users=cold_users)
     results = {
         "config": {"model": model_name, "dataset": dataset.name, "split": split_name,
                    "model_kwargs": model_kwargs, **config.to_dict()},
@@ -90,6 +95,8 @@ def run_experiment(
         "test": test.metrics,
         "test_users": test.num_users,
         "test_users_without_train": test.num_users_without_train,
+        "test_cold": cold.metrics,
+        "test_cold_users": cold.num_users,
     }
     return trainer.model, results
 
@@ -104,6 +111,13 @@ _DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                   "residual_alpha": 0.0, "reg_weight": 1e-4},
                  {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 5,
                   "patience": 6}),
+    "sociallgn": ({"embedding_dim": 64, "num_layers": 3, "reg_weight": 1e-4},
+                  {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 5,
+                   "patience": 6}),
+    "lite_eiisrs": ({"embedding_dim": 64, "num_layers": 2, "num_social_layers": 2,
+                     "reg_weight": 1e-4},
+                    {"lr": 1e-3, "batch_size": 1024, "epochs": 50, "eval_every": 2,
+                     "patience": 5}),
 }
 
 

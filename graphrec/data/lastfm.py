@@ -21,7 +21,7 @@ from graphrec.data.io import (
     read_table,
     resolve_root,
 )
-from graphrec.graph.build import ITEM, USER, IdMap, build_interaction_graph
+from graphrec.graph.build import HAS_TAG, ITEM, TAG, TAGGED, USER, IdMap, build_interaction_graph
 from graphrec.graph.split import fixed_split
 
 URL = "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"
@@ -29,9 +29,6 @@ DATASET_DIR = "lastfm"
 RAW_DIR = "raw"
 SOCIALLGN_DIR = "sociallgn_split"
 
-TAG = "tag"
-TAGGED = (USER, "tagged", ITEM)
-HAS_TAG = (ITEM, "has_tag", TAG)
 
 RAW_FILES = ["user_artists.dat", "user_friends.dat", "artists.dat", "tags.dat",
              "user_taggedartists.dat"]

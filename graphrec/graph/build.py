@@ -30,6 +30,10 @@ ITEM = "item"
 INTERACTS = (USER, "interacts", ITEM)
 REV_INTERACTS = (ITEM, "rev_interacts", USER)
 FOLLOWS = (USER, "follows", USER)
+# Side information some sources carry (LastFM): tagging events and item tags.
+TAG = "tag"
+TAGGED = (USER, "tagged", ITEM)
+HAS_TAG = (ITEM, "has_tag", TAG)
 
 
 class IdMap:

@@ -7,13 +7,17 @@ from torch_geometric.data import HeteroData
 
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.lightgcn import LightGCN
+from graphrec.models.lite_eiisrs import LiteEIISRS
 from graphrec.models.mf import MF
 from graphrec.models.popularity import Popularity
+from graphrec.models.sociallgn import SocialLGN
 
 MODELS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
     "mf": MF,
     "lightgcn": LightGCN,
+    "sociallgn": SocialLGN,
+    "lite_eiisrs": LiteEIISRS,
 }
 
 
@@ -26,5 +30,5 @@ def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommende
     return model_class.from_graph(train_graph, **kwargs)
 
 
-__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "Popularity", "Recommender",
-           "build_model"]
+__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "Popularity",
+           "Recommender", "SocialLGN", "build_model"]

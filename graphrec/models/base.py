@@ -69,7 +69,7 @@ class Recommender(nn.Module):
             if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
                 raise ValueError(f"user index out of range [0, {self.num_users})")
             scores = self.scorer()(users).float().clone()
-            return topk_items(mask_interactions(scores, users, exclude), k)[::-1]
+            return topk_items(mask_interactions(scores, users, exclude), k)
         finally:
             self.train(was_training)
 
@@ -99,16 +99,24 @@ class EmbeddingRecommender(Recommender):
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
-    def loss(self, batch: PairBatch) -> Tensor:
+    def embed(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        """Final embeddings of the given users and items (any shapes; indexed like tensors).
+
+        The default computes everything with ``forward()``; models whose per-node head is
+        costly override it to run the head on these rows only.
+        """
         user_emb, item_emb = self()
-        users = user_emb[batch.users]
-        pos_scores = (users * item_emb[batch.pos_items]).sum(-1)
-        neg = item_emb[batch.neg_items]
+        return user_emb[users], item_emb[items]
+
+    def loss(self, batch: PairBatch) -> Tensor:
+        items = torch.cat([batch.pos_items, batch.neg_items.reshape(-1)])
+        users, item_rows = self.embed(batch.users, items)
+        pos_scores = (users * item_rows[: len(batch)]).sum(-1)
+        neg = item_rows[len(batch):].view(*batch.neg_items.shape, -1)
         # [B, d] x [B, K, d] -> [B, K] for K negatives per positive, [B] for one
         neg_scores = ((users.unsqueeze(-2) if neg.dim() == 3 else users) * neg).sum(-1)
         loss = bpr_loss(pos_scores, neg_scores)
         if self.reg_weight:
-            items = torch.cat([batch.pos_items, batch.neg_items.reshape(-1)])
             ego_users, ego_items = self.ego_embeddings(batch.users, items)
             loss = loss + self.reg_weight * l2_penalty(ego_users, ego_items,
                                                        batch_size=len(batch))

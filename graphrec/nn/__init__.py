@@ -1,4 +1,4 @@
 """Importable layers."""
-from graphrec.nn.conv import LightGCNConv
+from graphrec.nn.conv import LightGCNConv, SocialConv
 
-__all__ = ["LightGCNConv"]
+__all__ = ["LightGCNConv", "SocialConv"]

@@ -1,4 +1,5 @@
 """Graph convolution layers, one per file."""
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
+from graphrec.nn.conv.social_conv import SocialConv
 
-__all__ = ["LightGCNConv"]
+__all__ = ["LightGCNConv", "SocialConv"]

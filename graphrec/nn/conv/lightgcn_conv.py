@@ -1,6 +1,8 @@
 """LightGCN propagation as a PyG ``MessagePassing`` layer, on a cached normalised operator."""
 
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
@@ -69,8 +71,8 @@ class LightGCNConv(MessagePassing):
         self.alpha = float(alpha)
         self.cached = cached
         self.backend = backend
-        self._cache_key: tuple | None = None
-        self._cache_operator: SparseOperator | None = None
+        self._cache_key: Optional[tuple] = None
+        self._cache_operator: Optional[SparseOperator] = None
 
     def reset_parameters(self) -> None:
         """Drops the cached operator (the layer has no learnable parameters)."""
@@ -79,8 +81,8 @@ class LightGCNConv(MessagePassing):
         self._cache_operator = None
 
     @staticmethod
-    def _key(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int) -> tuple:
-        def ident(t: Tensor | None) -> tuple:
+    def _key(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int) -> tuple:
+        def ident(t: Optional[Tensor]) -> tuple:
             if t is None:
                 return (None,)
             return (t.data_ptr(), tuple(t.shape), t._version, t.device, t.dtype)
@@ -88,7 +90,7 @@ class LightGCNConv(MessagePassing):
         return (ident(edge_index), ident(edge_weight), num_nodes)
 
     def operator(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None
+        self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] = None
     ) -> "SparseOperator":
         """The normalised operator for this graph, from the cache when it is the same graph."""
         key = self._key(edge_index, edge_weight, num_nodes)
@@ -104,8 +106,8 @@ class LightGCNConv(MessagePassing):
         self,
         x: Tensor,
         edge_index: Tensor,
-        edge_weight: Tensor | None = None,
-        x0: Tensor | None = None,
+        edge_weight: Optional[Tensor] = None,
+        x0: Optional[Tensor] = None,
     ) -> Tensor:
         if self.backend == "spmm":
             operator = self.operator(edge_index, x.size(0), edge_weight)
@@ -121,7 +123,9 @@ class LightGCNConv(MessagePassing):
             out = out + self.alpha * x0
         return out
 
-    def _edge_norm(self, edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None) -> Tensor:
+    def _edge_norm(
+        self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor]
+    ) -> Tensor:
         src, dst = edge_index[0], edge_index[1]
         weight = (torch.ones(src.numel(), device=src.device, dtype=torch.float32)
                   if edge_weight is None else edge_weight)
@@ -134,7 +138,7 @@ class LightGCNConv(MessagePassing):
             return inv_sqrt[src] * weight * inv_sqrt[dst]
         return weight * degree.reciprocal().masked_fill(degree == 0, 0.0)[dst]
 
-    def message(self, x_j: Tensor, edge_weight: Tensor | None) -> Tensor:
+    def message(self, x_j: Tensor, edge_weight: Optional[Tensor]) -> Tensor:
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:

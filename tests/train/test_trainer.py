@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from graphrec.eval import Evaluator
+from graphrec.graph.interactions import Interactions
+from graphrec.models import MF, Popularity
+from graphrec.train import TrainConfig, Trainer
+
+
+def _planted(seed=0, num_users=80, num_items=40):
+    """Two communities: users 0..39 like items 0..19, users 40..79 items 20..39; item 0
+    and item 20 are popular everywhere. Returns train and validation interactions."""
+    generator = torch.Generator().manual_seed(seed)
+    group = (torch.arange(num_users) >= num_users // 2).long()
+    preference = torch.zeros(num_users, num_items)
+    for g in (0, 1):
+        preference[group == g, g * 20:(g + 1) * 20] = 0.3
+    mask = torch.rand(num_users, num_items, generator=generator) < preference
+    held = mask & (torch.rand(num_users, num_items, generator=generator) < 0.3)
+    train = Interactions((mask & ~held).nonzero().t(), num_users, num_items)
+    valid = Interactions(held.nonzero().t(), num_users, num_items)
+    return train, valid
+
+
+def _config(**kwargs):
+    defaults = dict(epochs=30, batch_size=64, lr=0.05, eval_every=1, patience=5,
+                    metric="recall@10", device="cpu", progress=False, seed=0)
+    defaults.update(kwargs)
+    return TrainConfig(**defaults)
+
+
+def test_mf_learns_communities_and_beats_popularity():
+    train, valid = _planted()
+    trainer = Trainer(MF(80, 40, embedding_dim=8, reg_weight=1e-4), _config())
+    result = trainer.fit(train, valid)
+    mf = trainer.evaluate(valid, exclude=train)["recall@10"]
+    popularity = Trainer(Popularity(80, 40), _config())
+    popularity.fit(train)
+    pop = popularity.evaluate(valid, exclude=train)["recall@10"]
+    assert mf > pop + 0.1
+    assert result.history[0]["loss"] > result.history[-1]["loss"]
+
+
+def test_best_weights_are_restored_and_training_is_seeded():
+    train, valid = _planted()
+    trainer = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=12, patience=2))
+    result = trainer.fit(train, valid)
+    again = Evaluator(ks=(10, 20)).evaluate(trainer.model, valid, exclude=train)
+    assert again["recall@10"] == pytest.approx(result.best_metric)
+    best = max(r["valid"]["recall@10"] for r in result.history)
+    assert result.best_metric == pytest.approx(best)
+    twin = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=12, patience=2)).fit(train, valid)
+    assert [r["loss"] for r in twin.history] == [r["loss"] for r in result.history]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    train, valid = _planted()
+    path = tmp_path / "best.pt"
+    trainer = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=3, checkpoint=str(path)))
+    trainer.fit(train, valid)
+    restored = Trainer(MF(80, 40, embedding_dim=8), _config())
+    restored.load_checkpoint(path)
+    assert restored.epoch >= 1
+    saved = torch.load(path, weights_only=True)["model"]
+    for name, value in restored.model.state_dict().items():
+        assert torch.equal(value, saved[name])
+
+
+def test_model_without_parameters_is_only_fitted():
+    train, _ = _planted()
+    result = Trainer(Popularity(80, 40), _config()).fit(train)
+    assert result.history == [] and result.epochs_run == 0
