@@ -105,7 +105,7 @@ def run_experiment(
 # docs/models.md); the CLI and the examples start from them.
 _DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "popularity": ({}, {}),
-    "mf": ({"embedding_dim": 64, "reg_weight": 1e-4},
+    "mf": ({"embedding_dim": 64, "reg_weight": 1e-3},
            {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 5, "patience": 6}),
     "lightgcn": ({"embedding_dim": 64, "num_layers": 3, "normalize": "sym",
                   "residual_alpha": 0.0, "reg_weight": 1e-4},

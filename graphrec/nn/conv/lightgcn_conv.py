@@ -7,9 +7,12 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 
+from graphrec.ops.backends import backend_names
 from graphrec.ops.sparse import NORMALIZATIONS, SparseOperator
 
-BACKENDS = ("spmm", "message_passing")
+#: ``"spmm"``: the engine with its automatic (or globally forced) backend choice; any other
+#: name forces that backend of :mod:`graphrec.ops.backends` for this layer.
+BACKENDS = ("spmm", *backend_names())
 
 
 class LightGCNConv(MessagePassing):
@@ -40,10 +43,16 @@ class LightGCNConv(MessagePassing):
         alpha: weight :math:`\alpha` of the residual to ``x0`` (0 disables it).
         cached: cache the normalised operator between calls (default ``True``). Turn off
             when the graph changes every call (mini-batch subgraphs).
-        backend: ``"spmm"`` (default): CSR sparse-dense products with a cached transpose
-            and a custom backward; ``"message_passing"``: PyG's gather–scatter ``message``
-            / ``aggregate`` path (reference, and the path where gradients reach
-            ``edge_weight``).
+        backend: ``"spmm"`` (default): the propagation engine
+            (:class:`~graphrec.ops.SparseOperator`: cached normalised matrix, cached
+            transpose, backward = one more product) on the backend chosen by
+            :func:`graphrec.ops.select_backend` (forced by :func:`graphrec.ops.set_backend`
+            or ``GRAPHREC_BACKEND``, else the fastest measured on the input's device and
+            dtype). A backend name (``"csr"``, ``"csr_reduce"``, ``"edge_index"``,
+            ``"torch_sparse"``, ``"message_passing"``: PyG's gather–scatter ``message`` /
+            ``aggregate``) forces that backend in the same engine. When ``edge_weight``
+            requires a gradient, every backend falls back to PyG's autograd through
+            ``message`` / ``aggregate`` so that the gradient reaches the weights.
         **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
 
     Shapes:
@@ -65,8 +74,9 @@ class LightGCNConv(MessagePassing):
         super().__init__(**kwargs)
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS} (got {normalize!r})")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS} (got {backend!r})")
+        if backend != "spmm" and backend not in backend_names():  # registered later too
+            raise ValueError(f"backend must be one of {('spmm', *backend_names())} "
+                             f"(got {backend!r})")
         self.normalize = normalize
         self.alpha = float(alpha)
         self.cached = cached
@@ -109,11 +119,11 @@ class LightGCNConv(MessagePassing):
         edge_weight: Optional[Tensor] = None,
         x0: Optional[Tensor] = None,
     ) -> Tensor:
-        if self.backend == "spmm":
+        if edge_weight is None or not edge_weight.requires_grad:
             operator = self.operator(edge_index, x.size(0), edge_weight)
             self._active_operator = operator
-            graph, edge_norm = operator.matrix, None  # the fused SpMM path needs no weights
-        else:
+            graph, edge_norm = operator.matrix, None  # the fused engine path needs no weights
+        else:  # autograd through message/aggregate: the gradient reaches edge_weight
             graph, edge_norm = edge_index, self._edge_norm(edge_index, x.size(0), edge_weight)
         # One propagate call: PyG derives the compiled propagate signature from it.
         out = self.propagate(graph, x=x, edge_weight=edge_norm)
@@ -145,7 +155,7 @@ class LightGCNConv(MessagePassing):
         operator = getattr(self, "_active_operator", None)
         if operator is None or operator.matrix is not adj_t:
             operator = SparseOperator(adj_t.to_sparse_csr())  # a sparse matrix passed directly
-        return operator.matmul(x)
+        return operator.matmul(x, backend=None if self.backend == "spmm" else self.backend)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(normalize={self.normalize!r}, alpha={self.alpha}, "
