@@ -38,8 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("random", "sociallgn"), default="random",
                         help="random: per-user 80/10/10 of the raw data; sociallgn: the "
                              "published SocialLGN split (10%% of training held out to validate)")
-    parser.add_argument("--models", default="lite_eiisrs,sociallgn,lightgcn,mf,popularity",
-                        help="comma-separated model names")
+    parser.add_argument("--models", default="lightgcn,mf,popularity",
+                        help="comma-separated model names (also: sociallgn, lite_eiisrs)")
     parser.add_argument("--epochs", type=int, default=None, help="override the maximum epochs")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--device", default="auto")

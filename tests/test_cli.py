@@ -20,7 +20,8 @@ def test_train_writes_results_json(tmp_path, model, capsys):
     _write_interactions(data)
     output = tmp_path / "out" / "results.json"
     code = main(["train", "--model", model, "--dataset", "tsv", "--path", str(data),
-                 "--has-weight", "--has-time", "--split", "temporal", "--epochs", "3", "--eval-every", "1", "--seed", "1", "--device", "cpu",
+                 "--has-weight", "--has-time", "--split", "temporal", "--epochs", "3",
+                 "--eval-every", "1", "--seed", "1", "--device", "cpu",
                  "--quiet", "--output", str(output)])
     assert code == 0
     results = json.loads(output.read_text())

@@ -65,9 +65,9 @@ def test_sociallgn_fuses_social_messages():
     isolated.social_conv.reset_parameters()
     assert not torch.allclose(isolated()[0], users)  # the social graph changes user embeddings
     # layer outputs are L2-normalised per user ("row" fusion norm)
-    layer_one = model.fusion(model.social_conv(model.embedding.weight[:12], model.social_edge_index),
-                             model.interaction_conv(model.embedding.weight,
-                                                    model.graph_edge_index)[:12])
+    ego = model.embedding.weight
+    social = model.social_conv(ego[:12], model.social_edge_index)
+    layer_one = model.fusion(social, model.interaction_conv(ego, model.graph_edge_index)[:12])
     assert torch.allclose(layer_one.norm(dim=1), torch.ones(12), atol=1e-5)
 
 

@@ -95,9 +95,9 @@ def test_rectangular_operator_and_its_transpose(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_gradcheck_and_double_backward_float64(backend):
-    edge_index, num_nodes = _graph(4, 5, 12)
+    edge_index, num_nodes = _graph(2, 4, 5)
     operator = SparseOperator.from_edge_index(edge_index, num_nodes, normalize="row")
-    x = torch.randn(num_nodes, 3, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(num_nodes, 1, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: operator.matmul(t, backend), (x,))
     assert torch.autograd.gradgradcheck(lambda t: operator.matmul(t, backend).pow(2), (x,))
 
@@ -122,6 +122,9 @@ def test_half_precision_on_cpu(dtype):
         assert x_half.grad.dtype == dtype
     with pytest.raises(RuntimeError, match="not available"):
         operator.matmul(x.to(dtype), "csr")
+    layer = LightGCNConv()(x.to(dtype), edge_index)  # the layer runs in half precision too
+    assert layer.dtype == dtype
+    assert torch.allclose(layer.float(), reference, atol=3e-2, rtol=3e-2)
 
 
 def test_automatic_choice_is_an_available_backend_and_measured():

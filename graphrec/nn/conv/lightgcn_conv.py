@@ -119,7 +119,7 @@ class LightGCNConv(MessagePassing):
         edge_weight: Optional[Tensor] = None,
         x0: Optional[Tensor] = None,
     ) -> Tensor:
-        if edge_weight is None or not edge_weight.requires_grad:
+        if edge_weight is None or not (edge_weight.requires_grad and torch.is_grad_enabled()):
             operator = self.operator(edge_index, x.size(0), edge_weight)
             self._active_operator = operator
             graph, edge_norm = operator.matrix, None  # the fused engine path needs no weights
