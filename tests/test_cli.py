@@ -40,4 +40,5 @@ def test_flags_that_do_not_apply_are_rejected(tmp_path):
     data = tmp_path / "inter.tsv"
     _write_interactions(data)
     with pytest.raises(SystemExit, match="--layers does not apply"):
-        main(["train", "--model", "mf", "--dataset", "tsv", "--path", str(data), "--layers", "2"])
+        main(["train", "--model", "mf", "--dataset", "tsv", "--path", str(data), "--has-weight",
+              "--has-time", "--layers", "2"])
