@@ -7,8 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import FOLLOWS, INTERACTS, ITEM, USER
-from graphrec.models.base import EmbeddingRecommender
-from graphrec.models.lightgcn import bipartite_edge_index
+from graphrec.models.lightgcn import LightGCN
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
 
 
@@ -48,7 +47,7 @@ class GraphFusion(nn.Module):
         return fused / fused.norm(2)
 
 
-class SocialLGN(EmbeddingRecommender):
+class SocialLGN(LightGCN):
     r"""SocialLGN, from `"SocialLGN: Light Graph Convolution Network for Social
     Recommendation" <https://doi.org/10.1016/j.ins.2022.01.001>`_ (Liao et al.,
     Information Sciences 2022).
@@ -88,16 +87,10 @@ class SocialLGN(EmbeddingRecommender):
         init_std: float = 0.1,
         fusion_norm: str = "row",
     ) -> None:
-        super().__init__(num_users, num_items, reg_weight)
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.init_std = init_std
-        self.embedding = nn.Embedding(num_users + num_items, embedding_dim)
-        self.interaction_conv = LightGCNConv(normalize="sym")
+        super().__init__(num_users, num_items, edge_index, embedding_dim, num_layers,
+                         normalize="sym", reg_weight=reg_weight, init_std=init_std)
         self.social_conv = LightGCNConv(normalize="sym")
         self.fusion = GraphFusion(embedding_dim, fusion_norm)
-        self.register_buffer("graph_edge_index", bipartite_edge_index(edge_index, num_users),
-                             persistent=False)
         self.register_buffer("social_edge_index", social_edge_index, persistent=False)
         self.reset_parameters()
 
@@ -107,11 +100,11 @@ class SocialLGN(EmbeddingRecommender):
                    train_graph[INTERACTS].edge_index, social_message_edges(train_graph), **kwargs)
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.embedding.weight, std=self.init_std)
-        for module in (self.fusion.social, self.fusion.interaction, self.fusion.combine):
-            module.reset_parameters()
-        self.interaction_conv.reset_parameters()
-        self.social_conv.reset_parameters()
+        super().reset_parameters()
+        if hasattr(self, "fusion"):  # LightGCN.__init__ resets before the social parts exist
+            for module in (self.fusion.social, self.fusion.interaction, self.fusion.combine):
+                module.reset_parameters()
+            self.social_conv.reset_parameters()
 
     def forward(self) -> tuple[Tensor, Tensor]:
         x = self.embedding.weight
@@ -119,16 +112,9 @@ class SocialLGN(EmbeddingRecommender):
         for _ in range(self.num_layers):
             users = x[: self.num_users]
             social = self.social_conv(users, self.social_edge_index)
-            propagated = self.interaction_conv(x, self.graph_edge_index)
+            propagated = self.conv(x, self.graph_edge_index)
             users_next = self.fusion(social, propagated[: self.num_users])
             x = torch.cat([users_next, propagated[self.num_users:]])
             total = total + x
         out = total / (self.num_layers + 1)
         return out[: self.num_users], out[self.num_users:]
-
-    def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
-        return self.embedding(users), self.embedding(items + self.num_users)
-
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
-                f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})")

@@ -67,7 +67,7 @@ def test_sociallgn_fuses_social_messages():
     # layer outputs are L2-normalised per user ("row" fusion norm)
     ego = model.embedding.weight
     social = model.social_conv(ego[:12], model.social_edge_index)
-    layer_one = model.fusion(social, model.interaction_conv(ego, model.graph_edge_index)[:12])
+    layer_one = model.fusion(social, model.conv(ego, model.graph_edge_index)[:12])
     assert torch.allclose(layer_one.norm(dim=1), torch.ones(12), atol=1e-5)
 
 

@@ -59,15 +59,15 @@ def test_operator_is_cached_and_rebuilt_for_a_new_graph():
     conv = LightGCNConv()
     x = torch.randn(num_nodes, 2)
     conv(x, edge_index)
-    first = conv._cache_operator
+    first = conv.cache.operator
     conv(x, edge_index)
-    assert conv._cache_operator is first  # same graph: not rebuilt
+    assert conv.cache.operator is first  # same graph: not rebuilt
     other = edge_index[:, :-2].clone()
     conv(x, other)
-    assert conv._cache_operator is not first
+    assert conv.cache.operator is not first
     uncached = LightGCNConv(cached=False)
     uncached(x, edge_index)
-    assert uncached._cache_operator is None
+    assert uncached.cache.operator is None
 
 
 def test_residual_needs_x0_and_repr():

@@ -8,6 +8,7 @@ from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 
 from graphrec.ops.backends import backend_names
+from graphrec.ops.cache import OperatorCache
 from graphrec.ops.sparse import NORMALIZATIONS, SparseOperator
 
 #: ``"spmm"``: the engine with its automatic (or globally forced) backend choice; any other
@@ -81,36 +82,18 @@ class LightGCNConv(MessagePassing):
         self.alpha = float(alpha)
         self.cached = cached
         self.backend = backend
-        self._cache_key: Optional[tuple] = None
-        self._cache_operator: Optional[SparseOperator] = None
+        self.cache = OperatorCache(normalize, enabled=cached)
 
     def reset_parameters(self) -> None:
         """Drops the cached operator (the layer has no learnable parameters)."""
         super().reset_parameters()
-        self._cache_key = None
-        self._cache_operator = None
-
-    @staticmethod
-    def _key(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int) -> tuple:
-        def ident(t: Optional[Tensor]) -> tuple:
-            if t is None:
-                return (None,)
-            return (t.data_ptr(), tuple(t.shape), t._version, t.device, t.dtype)
-
-        return (ident(edge_index), ident(edge_weight), num_nodes)
+        self.cache.clear()
 
     def operator(
         self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] = None
     ) -> "SparseOperator":
         """The normalised operator for this graph, from the cache when it is the same graph."""
-        key = self._key(edge_index, edge_weight, num_nodes)
-        if self.cached and key == self._cache_key and self._cache_operator is not None:
-            return self._cache_operator
-        operator = SparseOperator.from_edge_index(edge_index, num_nodes, edge_weight,
-                                                  self.normalize)
-        if self.cached:
-            self._cache_key, self._cache_operator = key, operator
-        return operator
+        return self.cache.get(edge_index, num_nodes, edge_weight)
 
     def forward(
         self,
@@ -121,7 +104,6 @@ class LightGCNConv(MessagePassing):
     ) -> Tensor:
         if edge_weight is None or not (edge_weight.requires_grad and torch.is_grad_enabled()):
             operator = self.operator(edge_index, x.size(0), edge_weight)
-            self._active_operator = operator
             graph, edge_norm = operator.matrix, None  # the fused engine path needs no weights
         else:  # autograd through message/aggregate: the gradient reaches edge_weight
             graph, edge_norm = edge_index, self._edge_norm(edge_index, x.size(0), edge_weight)
@@ -152,9 +134,7 @@ class LightGCNConv(MessagePassing):
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
-        operator = getattr(self, "_active_operator", None)
-        if operator is None or operator.matrix is not adj_t:
-            operator = SparseOperator(adj_t.to_sparse_csr())  # a sparse matrix passed directly
+        operator = self.cache.lookup(adj_t)
         return operator.matmul(x, backend=None if self.backend == "spmm" else self.backend)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ from torch import Tensor
 from torch.nn import Dropout, Linear
 from torch_geometric.nn.conv import MessagePassing
 
+from graphrec.ops.cache import OperatorCache
 from graphrec.ops.sparse import SparseOperator
 
 
@@ -64,43 +65,28 @@ class SocialConv(MessagePassing):
         self.cached = cached
         self.lin = Linear(channels, channels, bias=bias)
         self.dropout = Dropout(dropout)
-        self._cache_key: Optional[tuple] = None
-        self._cache_operator: Optional[SparseOperator] = None
+        self.cache = OperatorCache(normalize, enabled=cached)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         self.lin.reset_parameters()
-        self._cache_key = None
-        self._cache_operator = None
+        self.cache.clear()
 
     def operator(
         self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] = None
     ) -> SparseOperator:
         """The normalised social operator, from the cache when it is the same graph."""
-        key = (edge_index.data_ptr(), tuple(edge_index.shape), edge_index._version,
-               edge_index.device, num_nodes,
-               None if edge_weight is None else (edge_weight.data_ptr(), edge_weight._version))
-        if self.cached and key == self._cache_key and self._cache_operator is not None:
-            return self._cache_operator
-        operator = SparseOperator.from_edge_index(edge_index, num_nodes, edge_weight,
-                                                  self.normalize)
-        if self.cached:
-            self._cache_key, self._cache_operator = key, operator
-        return operator
+        return self.cache.get(edge_index, num_nodes, edge_weight)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
                 ) -> Tensor:
         operator = self.operator(edge_index, x.size(0), edge_weight)
-        self._active_operator = operator
         propagated = self.propagate(operator.matrix, x=self.lin(x))
         return x + self.dropout(propagated)
 
     def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:
-        operator = getattr(self, "_active_operator", None)
-        if operator is None or operator.matrix is not adj_t:
-            operator = SparseOperator(adj_t.to_sparse_csr())
-        return operator.matmul(x)
+        return self.cache.lookup(adj_t).matmul(x)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.channels}, dropout={self.dropout.p}, "
