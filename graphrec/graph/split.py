@@ -213,13 +213,3 @@ def holdout_validation(split: Split, ratio: float = 0.1, seed: int = 0) -> Split
         raise ValueError("split already has a validation part")
     inner = random_split(split.train, (1.0 - ratio, ratio, 0.0), seed=seed)
     return Split(train=inner.train, valid=inner.valid, test=split.test)
-
-
-def split_users_without(split: Split) -> dict[str, int]:
-    """Counts of users that have test interactions but none in training (cold users)."""
-    train_users = torch.zeros(split.train[USER].num_nodes, dtype=torch.bool)
-    train_users[split.train[INTERACTS].edge_index[0]] = True
-    test_users = torch.unique(split.test[INTERACTS].edge_index[0])
-    return {"test_users_without_training": int((~train_users[test_users]).sum())}
-
-
