@@ -482,6 +482,12 @@ def main() -> None:
               "--threads 1, or a quiet machine)", flush=True)
     all_rows: list[dict[str, Any]] = []
     markdown = [f"Command: `{command}`", "", environment, ""]
+
+    def emit(title: str, table: str, rows: list[dict[str, Any]]) -> None:
+        """Prints one table and keeps it for the markdown and JSON outputs."""
+        print(f"\n{title}\n\n{table}\n", flush=True)
+        markdown.extend([title, "", table, ""])
+        all_rows.extend(rows)
     with tempfile.TemporaryDirectory(prefix="graphrec-bench-") as tmp:
         graph_files: dict[str, tuple[str, int, int]] = {}
         for size in dict.fromkeys(sizes + ([] if args.skip_train else train_sizes)):
@@ -536,9 +542,7 @@ def main() -> None:
             table = format_propagation(rows)
             title = (f"### Propagation: {size} ({num_nodes:,} nodes, {num_edges:,} directed "
                      f"edges), {args.layers} layers, {device}")
-            print(f"\n{title}\n\n{table}\n", flush=True)
-            markdown += [title, "", table, ""]
-            all_rows += rows
+            emit(title, table, rows)
 
         if not args.skip_train:
             for size in train_sizes:
@@ -563,9 +567,7 @@ def main() -> None:
                 table = format_train(rows)
                 title = (f"### Training: LightGCN epoch on {size} ({num_edges:,} directed "
                          f"edges), d = {args.train_dim}, batch {args.batch_size}, {device}")
-                print(f"\n{title}\n\n{table}\n", flush=True)
-                markdown += [title, "", table, ""]
-                all_rows += rows
+                emit(title, table, rows)
 
     if args.output:
         Path(args.output).write_text(json.dumps(all_rows, indent=2))
