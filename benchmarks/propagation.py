@@ -80,59 +80,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.common import (  # noqa: E402
+    data_root,
+    parse_size,
+    powerlaw_bipartite,
+    sync,
+    timed,
+)
+
 BASELINE = "pyg_lgconv"
-AVG_DEGREE = 23.0
-USER_SHARE = 0.42
-ZIPF_EXPONENT = 0.8
 
 
 # ---------------------------------------------------------------------------------- graphs
-def powerlaw_bipartite(num_edges: int, seed: int = 0) -> tuple[torch.Tensor, int, int]:
-    """``(user_item [2, num_edges // 2], num_users, num_items)``: a seeded bipartite graph
-    with Zipf user and item popularity (see the module docstring)."""
-    generator = torch.Generator().manual_seed(seed)
-    num_pairs = num_edges // 2
-    num_nodes = max(int(num_edges / AVG_DEGREE), 8)
-    num_users = max(int(num_nodes * USER_SHARE), 2)
-    num_items = max(num_nodes - num_users, 2)
-    if num_pairs > num_users * num_items // 2:
-        raise ValueError(f"{num_edges} edges do not fit a sparse graph of {num_nodes} nodes")
-
-    def zipf_cdf(n: int) -> torch.Tensor:
-        cdf = torch.arange(1, n + 1, dtype=torch.float64).pow(-ZIPF_EXPONENT).cumsum(0)
-        return cdf / cdf[-1]
-
-    user_cdf, item_cdf = zipf_cdf(num_users), zipf_cdf(num_items)
-    keys = torch.empty(0, dtype=torch.int64)
-    while keys.numel() < num_pairs:
-        draw = int((num_pairs - keys.numel()) * 1.25) + 64
-        users = torch.searchsorted(user_cdf, torch.rand(draw, generator=generator,
-                                                        dtype=torch.float64))
-        items = torch.searchsorted(item_cdf, torch.rand(draw, generator=generator,
-                                                        dtype=torch.float64))
-        users, items = users.clamp_(max=num_users - 1), items.clamp_(max=num_items - 1)
-        keys = torch.cat([keys, users * num_items + items]).unique()
-    keep = torch.randperm(keys.numel(), generator=generator)[:num_pairs]
-    keys = keys[keep].sort().values
-    # random labels: popularity must not coincide with index order (no free locality)
-    user_label = torch.randperm(num_users, generator=generator)
-    item_label = torch.randperm(num_items, generator=generator)
-    user_item = torch.stack([user_label[keys // num_items], item_label[keys % num_items]])
-    return user_item, num_users, num_items
-
-
 def load_lastfm_graph(root: str | None) -> tuple[torch.Tensor, int, int]:
     from graphrec.data import load_lastfm
     from graphrec.graph.build import INTERACTS, ITEM, USER
 
-    if root is None:
-        root = os.environ.get("GRAPHREC_DATA") or str(REPO_ROOT.parent / "shared" / "data")
-    graph = load_lastfm(root, download=False).graph
+    graph = load_lastfm(data_root(root), download=False).graph
     return graph[INTERACTS].edge_index, graph[USER].num_nodes, graph[ITEM].num_nodes
-
-
-def parse_size(text: str) -> int:
-    return int(float(text))
 
 
 # --------------------------------------------------------------------------------- workers
@@ -143,19 +108,6 @@ def _rss_bytes() -> int:
 
 def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(fn, device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
 
 
 def _propagator(method: str, edge_index: torch.Tensor, num_nodes: int, layers: int):
@@ -220,10 +172,10 @@ def _measure_dim(spec: dict[str, Any], run, num_nodes: int, num_edges: int, dim:
         leaf.grad = None
         (run(leaf) * upstream).sum().backward()
 
-    first = _timed(forward_backward, device)
+    first = timed(forward_backward, device)
     repeats = max(1, min(spec["repeats"], int(spec["case_seconds"] / max(first, 1e-9) / 2)))
-    fwd = statistics.median(_timed(forward, device) for _ in range(repeats))
-    fwd_bwd = statistics.median(_timed(forward_backward, device) for _ in range(repeats))
+    fwd = statistics.median(timed(forward, device) for _ in range(repeats))
+    fwd_bwd = statistics.median(timed(forward_backward, device) for _ in range(repeats))
     if device.type == "cuda":
         peak, extra = torch.cuda.max_memory_allocated(device), None
     else:
@@ -313,17 +265,17 @@ def worker_train(spec: dict[str, Any]) -> None:
         loss_of(batch).backward()
         optimizer.step()
 
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     iterator = iter(batches)
     first_batch = next(iterator)  # the epoch's shuffle and negative sampling happen here
-    _sync(device)
+    sync(device)
     prepare_s = time.perf_counter() - start
-    first_step_s = _timed(lambda: step(first_batch), device)
+    first_step_s = timed(lambda: step(first_batch), device)
     timed_steps = min(spec["train_batches"], len(batches) - 1)
     times = []
     for _, batch in zip(range(timed_steps), iterator, strict=False):
-        times.append(_timed(lambda batch=batch: step(batch), device))
+        times.append(timed(lambda batch=batch: step(batch), device))
     step_s = statistics.mean(times) if times else first_step_s
     row = {"kind": "train", "graph": spec["graph"], "model": spec["method"],
            "num_edges": int(edge_index.size(1)), "num_interactions": int(user_item.size(1)),

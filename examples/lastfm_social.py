@@ -24,7 +24,24 @@ from graphrec.data import load_lastfm, load_lastfm_sociallgn
 from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
+from graphrec.models.lite_eiisrs import SPEC_AS_WRITTEN
 from graphrec.train import TrainConfig
+
+# Lite-EIISRS with one part toggled per row: (model arguments, trainer settings) over its
+# defaults. "spec as written" is the design document's configuration.
+ABLATION: dict[str, tuple[dict, dict]] = {
+    "default": ({}, {}),
+    "-blend": ({"blend_mf": 0.0}, {}),
+    "-mf": ({"use_mf": False, "blend_mf": 0.0}, {}),
+    "-svd": ({"use_svd": False}, {}),
+    "-mf-svd": ({"use_mf": False, "use_svd": False, "blend_mf": 0.0}, {}),
+    "+head": ({"use_head": True}, {}),
+    "+head-attention": ({"use_head": True, "use_attention": False}, {}),
+    "+head-features": ({"use_head": True, "use_features": False}, {}),
+    "+social": ({"use_social": True}, {}),
+    "row/last tower": ({"graph_normalize": "row", "graph_readout": "last"}, {}),
+    "spec as written": SPEC_AS_WRITTEN,
+}
 
 METRICS = ("recall@10", "recall@20", "precision@10", "precision@20", "ndcg@10", "ndcg@20")
 
@@ -38,14 +55,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("random", "sociallgn"), default="random",
                         help="random: per-user 80/10/10 of the raw data; sociallgn: the "
                              "published SocialLGN split (10%% of training held out to validate)")
-    parser.add_argument("--models", default="lightgcn,mf,popularity",
-                        help="comma-separated model names (also: sociallgn, lite_eiisrs)")
+    parser.add_argument("--models", default="lite_eiisrs,sociallgn,lightgcn,mf,popularity",
+                        help="comma-separated model names")
     parser.add_argument("--epochs", type=int, default=None, help="override the maximum epochs")
+    parser.add_argument("--max-seconds", type=float, default=180.0,
+                        help="training-time cap per model and seed (0: train to convergence); "
+                             "keeps the default run under 15 minutes on 2 CPU cores, where "
+                             "SocialLGN with its paper settings needs ~20 minutes to converge")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--output", default="results/lastfm_social.json")
     parser.add_argument("--plot", default=None,
                         help="PNG of validation NDCG@20 per epoch (default: next to --output)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="run Lite-EIISRS with each part toggled in turn (the table of "
+                             "docs/lastfm_social.md) instead of --models")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
 
@@ -57,13 +81,13 @@ def mean_std(values: list[float]) -> dict[str, float]:
 
 def print_table(models: dict[str, dict], title: str, key: str = "test") -> None:
     print(f"\n{title}")
-    header = f"{'model':<13}" + "".join(f"{m:>17}" for m in METRICS) + f"{'train s':>10}"
+    header = f"{'model':<16}" + "".join(f"{m:>17}" for m in METRICS) + f"{'train s':>10}"
     print(header)
     print("-" * len(header))
     for name, summary in models.items():
         metrics = summary[key]
         cells = "".join(f"{metrics[m]['mean']:>10.4f} ±{metrics[m]['std']:.3f}" for m in METRICS)
-        print(f"{name:<13}{cells}{summary['train_seconds']['mean']:>10.1f}")
+        print(f"{name:<16}{cells}{summary['train_seconds']['mean']:>10.1f}")
 
 
 def summarise(results: list[dict]) -> dict:
@@ -119,6 +143,14 @@ def show_user(dataset, split, model, model_name: str, user: int) -> None:
         print(f"  {mine:<35} {names[int(recommended[0, rank])]}")
 
 
+def _capped(results: dict, max_seconds: float) -> bool:
+    """Whether training ended at the time cap rather than by early stopping or epochs."""
+    config = results["config"]
+    return bool(max_seconds) and results["epochs"] < config["epochs"] and (
+        results["best_epoch"] is None
+        or results["epochs"] - results["best_epoch"] < config["patience"] * config["eval_every"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -128,25 +160,37 @@ def main(argv: list[str] | None = None) -> int:
         dataset, split_mode = load_lastfm(args.root), "random"
     print(dataset)
     seeds = [int(s) for s in args.seeds.split(",")]
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
-    runs: dict[str, list[dict]] = {name: [] for name in names}
+    # (label, model, model arguments, trainer settings) per row of the table
+    plan: list[tuple[str, str, dict, dict]] = []
+    if args.ablation:
+        for label, (model_extra, train_extra) in ABLATION.items():
+            model_kwargs, train_kwargs = default_settings("lite_eiisrs")
+            plan.append((label, "lite_eiisrs", {**model_kwargs, **model_extra},
+                         {**train_kwargs, **train_extra}))
+    else:
+        for name in (m.strip() for m in args.models.split(",") if m.strip()):
+            plan.append((name, name, *default_settings(name)))
+    runs: dict[str, list[dict]] = {label: [] for label, *_ in plan}
     example = None
     for seed in seeds:
         split = make_split(dataset, split_mode, seed=seed)
-        for name in names:
-            model_kwargs, train_kwargs = default_settings(name)
+        for label, name, model_kwargs, train_kwargs in plan:
             if args.epochs is not None:
-                train_kwargs["epochs"] = args.epochs
+                train_kwargs = {**train_kwargs, "epochs": args.epochs}
             config = TrainConfig(**train_kwargs, seed=seed, device=args.device,
-                                 progress=not args.quiet)
+                                 progress=not args.quiet,
+                                 max_seconds=args.max_seconds or None)
             model, results = run_experiment(dataset, split, name, model_kwargs, config,
                                             split_name=args.split)
-            runs[name].append(results)
-            print(f"seed {seed} {name}: " + " ".join(
+            runs[label].append(results)
+            print(f"seed {seed} {label}: " + " ".join(
                 f"{m}={results['test'][m]:.4f}" for m in ("recall@20", "ndcg@20")) +
-                f" ({results['epochs']} epochs, {results['train_seconds']:.1f}s)")
+                f" ({results['epochs']} epochs, best {results['best_epoch']}, "
+                f"{results['train_seconds']:.1f}s"
+                + (", stopped by --max-seconds" if _capped(results, args.max_seconds) else "")
+                + ")")
             if seed == seeds[0] and example is None:
-                example = (split, model, name)  # the first model listed
+                example = (split, model, label)  # the first model listed
 
     summary = {name: summarise(results) for name, results in runs.items()}
     print_table(summary, f"LastFM ({args.split} split), test, mean ± std over seeds {seeds}")

@@ -1,5 +1,19 @@
-"""What models train on: negative samplers and training batches."""
+"""What models train on: negative samplers, training batches and random walks."""
 from graphrec.sampling.batches import PairBatch, PairBatches
 from graphrec.sampling.negative import NegativeSampler
+from graphrec.sampling.walks import (
+    DEFAULT_METAPATH,
+    MetapathWalker,
+    VisitCounts,
+    WalkGraph,
+    metapath_walks,
+    random_walks,
+    top_visited,
+    visit_counts,
+)
 
-__all__ = ["NegativeSampler", "PairBatch", "PairBatches"]
+__all__ = [
+    "DEFAULT_METAPATH", "MetapathWalker", "NegativeSampler", "PairBatch", "PairBatches",
+    "VisitCounts", "WalkGraph", "metapath_walks", "random_walks", "top_visited",
+    "visit_counts",
+]

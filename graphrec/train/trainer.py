@@ -128,16 +128,20 @@ class Trainer:
             self.epoch = epoch
             epoch_start = time.perf_counter()
             self.model.train()
-            total, count = 0.0, 0
+            # the running loss stays on the device: reading it back every step would
+            # synchronise CUDA once per batch; the bar shows it every 50 steps
+            running, count = torch.zeros((), device=self.device), 0
             bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not config.progress)
-            for batch in bar:
+            for step, batch in enumerate(bar):
                 self.optimizer.zero_grad(set_to_none=True)
                 loss = self.model.loss(batch)
                 loss.backward()
                 self.optimizer.step()
-                total += float(loss.detach()) * len(batch)
+                running += loss.detach() * len(batch)
                 count += len(batch)
-                bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+                if config.progress and step % 50 == 0:
+                    bar.set_postfix(loss=f"{float(running) / count:.4f}", refresh=False)
+            total = float(running)
             if not math.isfinite(total):
                 raise FloatingPointError(f"training loss is {total} at epoch {epoch}")
             seconds = time.perf_counter() - epoch_start

@@ -6,8 +6,9 @@ from graphrec.graph import FOLLOWS, build_interaction_graph
 from graphrec.graph.build import TAGGED
 from graphrec.graph.features import activity_features
 from graphrec.graph.interactions import Interactions
-from graphrec.models import LiteEIISRS, SocialLGN, build_model
+from graphrec.models import LightGCN, LiteEIISRS, SocialLGN, build_model
 from graphrec.models.factorization import als_factors, interaction_matrix, svd_factors
+from graphrec.models.lite_eiisrs import SPEC_AS_WRITTEN
 from graphrec.sampling.batches import PairBatch
 
 
@@ -71,16 +72,20 @@ def test_sociallgn_fuses_social_messages():
     assert torch.allclose(layer_one.norm(dim=1), torch.ones(12), atol=1e-5)
 
 
+HEAD_ON = {"use_head": True, "use_social": True, "social_input": "base"}
+
+
 @pytest.mark.parametrize("switches, user_tokens", [
-    ({}, 5), ({"use_mf": False}, 4), ({"use_svd": False}, 4),
-    ({"use_mf": False, "use_svd": False}, 4),  # a random id table replaces both
+    ({}, 5), ({"use_mf": False, "blend_mf": 0.0}, 4), ({"use_svd": False}, 4),
+    ({"use_mf": False, "use_svd": False, "blend_mf": 0.0}, 3),  # random start, no factor tokens
     ({"use_features": False}, 4), ({"use_social": False}, 4), ({"use_attention": False}, 5),
     ({"combine": "concat"}, 5),
 ])
 def test_lite_eiisrs_parts_can_be_switched_off(switches, user_tokens):
     graph = _graph()
-    model = build_model("lite_eiisrs", graph, embedding_dim=8, token_dim=8, **switches)
-    users, items = model()
+    model = build_model("lite_eiisrs", graph, embedding_dim=8, token_dim=8,
+                        **{**HEAD_ON, **switches})
+    users, items = model.train()()
     base = 16 if switches.get("combine") == "concat" else 8
     assert users.shape == (12, base) and items.shape == (15, base)
     batch = PairBatch(torch.tensor([0, 1, 1]), torch.tensor([0, 2, 3]), torch.tensor([4, 5, 6]))
@@ -93,9 +98,56 @@ def test_lite_eiisrs_parts_can_be_switched_off(switches, user_tokens):
     assert model.user_fusion.use_attention == switches.get("use_attention", True)
 
 
+def test_lite_eiisrs_spec_configuration_trains():
+    model = build_model("lite_eiisrs", _graph(), embedding_dim=8, token_dim=8,
+                        **SPEC_AS_WRITTEN[0])
+    batch = PairBatch(torch.tensor([0, 1, 1]), torch.tensor([0, 2, 3]), torch.tensor([4, 5, 6]))
+    model.loss(batch).backward()
+    assert model.user_head.mlp[-1].weight.grad.abs().sum() > 0  # the head is in the path
+    assert model.social_convs[0].lin.weight.grad.abs().sum() > 0
+
+
+def test_lite_eiisrs_default_tower_is_lightgcn_on_the_factor_start():
+    graph = _graph()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8).train()
+    reference = LightGCN.from_graph(graph, embedding_dim=8, num_layers=3)
+    with torch.no_grad():
+        reference.embedding.weight.copy_(torch.cat([model.user_base.weight,
+                                                    model.item_base.weight]))
+    for got, expected in zip(model(), reference(), strict=True):
+        assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_lite_eiisrs_blend_adds_the_scaled_mf_scores_at_inference():
+    graph = _graph()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, blend_mf=0.3)
+    main_users, main_items = model.train()()  # training: the learned part alone
+    users, items = model.eval()()
+    pair_users, pair_items = model.blend_pairs
+
+    def scaled(u, v):
+        return (u @ v.T) / (u[pair_users] * v[pair_items]).sum(-1).std()
+
+    expected = scaled(main_users, main_items) + 0.3 * scaled(model.user_mf, model.item_mf)
+    assert torch.allclose(users @ items.T, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="blending"):
+        LiteEIISRS.from_graph(graph, embedding_dim=8, use_mf=False, blend_mf=0.1)
+
+
+def test_lite_eiisrs_zero_initialised_head_starts_as_its_residual():
+    graph = _graph()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, token_dim=8, use_head=True,
+                                  blend_mf=0.0).eval()
+    towers = model.towers()
+    users, items = model()
+    assert torch.allclose(users, towers["user_graph"]) and torch.allclose(items,
+                                                                          towers["item_graph"])
+
+
 def test_lite_eiisrs_batch_rows_equal_full_forward():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=8, token_dim=8).eval()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, token_dim=8, head_zero_init=False,
+                                  blend_mf=0.0, **HEAD_ON).eval()
     users, items = model()
     some_users, some_items = torch.tensor([3, 0, 3]), torch.tensor([14, 2])
     batch_users, batch_items = model.embed(some_users, some_items)
@@ -105,12 +157,17 @@ def test_lite_eiisrs_batch_rows_equal_full_forward():
 
 def test_lite_eiisrs_initial_tables_come_from_the_factorisations():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=4, token_dim=4, init_scale=0.1)
+    model = LiteEIISRS.from_graph(graph, embedding_dim=4, token_dim=4, init_scale=0.1,
+                                  **HEAD_ON)
     train = Interactions.from_graph(graph)
     svd_users, svd_items = svd_factors(train, 4)
-    table = torch.cat([model.user_tables["svd"].weight, model.item_tables["svd"].weight])
+    table = torch.cat([model.user_svd, model.item_svd])
     reference = torch.from_numpy(np.concatenate([svd_users, svd_items])).float()
     scale = table.norm() / reference.norm()
     assert torch.allclose(table, reference * scale, atol=1e-5)  # same directions, one scale
     assert table.std().item() == pytest.approx(0.1, rel=1e-3)
+    mean_start = (torch.cat([model.user_mf, model.item_mf]) + table) / 2
+    assert torch.allclose(torch.cat([model.user_base.weight, model.item_base.weight]),
+                          mean_start, atol=1e-6)
+    assert not model.user_svd.requires_grad  # the tokens stay fixed
     assert FOLLOWS in graph.edge_types and model.use_social
