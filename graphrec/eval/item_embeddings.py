@@ -246,17 +246,21 @@ def evaluate_item_embeddings(
     item_embeddings: Tensor,
     task: ItemEmbeddingTask,
     *,
-    cold_start: bool = True,
+    cold_embeddings: Tensor | None = None,
     ks: tuple[int, ...] = (10,),
 ) -> dict[str, float | None]:
-    """``auc``, ``cold_auc`` (``None`` unless ``cold_start``: id-only models cannot embed
-    cold items), ``hr@k`` and ``ndcg@k`` of an ``[num_items, d]`` embedding."""
+    """``auc``, ``cold_auc``, ``hr@k`` and ``ndcg@k`` of an ``[num_items, d]`` embedding.
+
+    ``cold_embeddings``: the ``[num_items, d]`` embeddings that score the pairs with a cold
+    item (a side-information model's items embedded from side information alone, both
+    ends alike); ``None`` for id-only models, which cannot embed cold items: their
+    ``cold_auc`` is ``None`` (absent), not 0.5."""
     out: dict[str, float | None] = {
         "auc": auc(pair_scores(item_embeddings, task.test_pos),
                    pair_scores(item_embeddings, task.test_neg)),
-        "cold_auc": (auc(pair_scores(item_embeddings, task.cold_pos),
-                         pair_scores(item_embeddings, task.cold_neg))
-                     if cold_start and task.cold_pos.numel() else None),
+        "cold_auc": (auc(pair_scores(cold_embeddings, task.cold_pos),
+                         pair_scores(cold_embeddings, task.cold_neg))
+                     if cold_embeddings is not None and task.cold_pos.numel() else None),
     }
     out.update(evaluate_recall(QueryItemScorer(item_embeddings, task.query), task, ks))
     return out

@@ -124,6 +124,11 @@ class SkipGram(Recommender):
         """``[num_items, d]`` :math:`\\mathbf{H}` of every item."""
         return self.center.weight
 
+    def cold_item_embeddings(self) -> Tensor | None:
+        """Embeddings for scoring pairs with a cold-start item; ``None``: this model cannot
+        embed items it never saw."""
+        return None
+
     def loss(self, batch: SkipGramBatch) -> Tensor:
         return sgns_loss(self.center_embeddings(batch.center), self.context(batch.context),
                          self.context(batch.negatives))
@@ -161,15 +166,25 @@ class EGES(SkipGram):
     information alone: the id field is left out and the attention logits are the mean
     logits of the warm items (see :class:`~graphrec.nn.conv.EGESConv`).
 
+    ``id_dropout`` (graphrec's addition, not in the paper; 0 disables it): in training, each
+    distinct centre of a batch is embedded *as if it were cold* with this probability (id
+    left out, default attention), so the side-information tables are also trained to stand
+    alone, which is how cold items are embedded at test time.
+
     Args:
         side_fields: the fields (:func:`~graphrec.graph.side_info.side_fields`).
         attention: learned per-item attention (EGES) or uniform weights (GES).
+        id_dropout: probability of embedding a training centre from side information only.
         **kwargs: as :class:`SkipGram`.
     """
 
     def __init__(self, num_users: int, num_items: int, corpus: SkipGramCorpus,
-                 side_fields: Sequence[SideField], attention: bool = True, **kwargs) -> None:
+                 side_fields: Sequence[SideField], attention: bool = True,
+                 id_dropout: float = 0.0, **kwargs) -> None:
+        if not 0.0 <= id_dropout < 1.0:
+            raise ValueError(f"id_dropout must lie in [0, 1) (got {id_dropout})")
         fields = list(side_fields)
+        self.id_dropout = id_dropout
         self.field_names = [field.name for field in fields]
         super().__init__(num_users, num_items, corpus, **kwargs)
         self.side = nn.ModuleList(nn.Embedding(f.num_values, self.embedding_dim)
@@ -192,8 +207,25 @@ class EGES(SkipGram):
         return self.conv(self.center.weight, [t.weight for t in self.side], self.side_edges(),
                          has_id=self.has_id, return_attention_weights=return_attention_weights)
 
+    def cold_item_embeddings(self) -> Tensor:
+        """Every item embedded from side information alone, as a cold item is (id left
+        out, the warm items' mean attention logits): the space in which pairs with a
+        cold item are scored, so both sides are embedded alike."""
+        no_id = torch.zeros_like(self.has_id)
+        return self.conv(self.center.weight, [t.weight for t in self.side], self.side_edges(),
+                         has_id=no_id, default_from=self.has_id)
+
     def center_embeddings(self, items: Tensor) -> Tensor:
-        return self.item_embeddings()[items]
+        # only the batch's distinct centres go through the layer
+        unique, inverse = torch.unique(items, return_inverse=True)
+        has_id = self.has_id
+        if self.training and self.id_dropout > 0:
+            # these centres are embedded like cold items: side information, default weights
+            drop = torch.rand(unique.shape, device=unique.device) < self.id_dropout
+            has_id = has_id.clone()
+            has_id[unique[drop]] = False
+        return self.conv(self.center.weight, [t.weight for t in self.side], self.side_edges(),
+                         has_id=has_id, index=unique)[inverse]
 
     def __repr__(self) -> str:
         kind = "EGES" if self.conv.attention is not None else "GES"

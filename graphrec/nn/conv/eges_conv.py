@@ -76,50 +76,63 @@ class EGESConv(MessagePassing):
         side_x: List[Tensor],
         edge_index: List[Tensor],
         has_id: Optional[Tensor] = None,
+        index: Optional[Tensor] = None,
+        default_from: Optional[Tensor] = None,
         return_attention_weights: bool = False,
     ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+        r"""Computes :math:`\mathbf{H}` for all items, or for the items ``index`` only
+        (``[M]`` distinct item ids: rows of the output follow it; a training batch needs
+        only its centres, and only their side edges are propagated).
+
+        ``default_from`` (``[V]`` bool, default ``has_id``): the items whose mean logits
+        the items without an id use (e.g. ``has_id`` all false and ``default_from`` the
+        warm items embeds *every* item from side information alone, as a cold item)."""
         if len(side_x) != self.num_fields or len(edge_index) != self.num_fields:
             raise ValueError(f"expected {self.num_fields} side-information fields (got "
                              f"{len(side_x)} tables and {len(edge_index)} edge indices)")
         num_items = x.size(0)
-        fields, present = [x], []
-        id_present = (torch.ones(num_items, dtype=torch.bool, device=x.device)
-                      if has_id is None else has_id.to(x.device))
-        present.append(id_present)
+        if has_id is None:
+            has_id = torch.ones(num_items, dtype=torch.bool, device=x.device)
+        has_id = has_id.to(x.device)
+        logits = self.logits(has_id, default_from)
+        if index is not None:
+            position = torch.full((num_items,), -1, dtype=torch.long, device=x.device)
+            position[index] = torch.arange(index.numel(), device=x.device)
+            edge_index = [_restrict(edges, position) for edges in edge_index]
+            x, has_id, logits = x[index], has_id[index], logits[index]
+            num_items = index.numel()
+        fields, present = [x], [has_id]
         for table, edges in zip(side_x, edge_index):
             value_to_item = edges.flip(0)
             fields.append(self.propagate(value_to_item, x=(table, x),
                                          size=(table.size(0), num_items)))
-            degree = torch.bincount(edges[0], minlength=num_items)
-            present.append(degree > 0)
+            present.append(torch.bincount(edges[0], minlength=num_items) > 0)
         stacked = torch.stack(fields, 1)                       # [V, n + 1, d]
         available = torch.stack(present, 1)                    # [V, n + 1]
-        weights = self.weights(available, has_id).to(x.dtype)
+        masked = logits.to(x.device).masked_fill(~available, float("-inf"))
+        # an item without any field has all -inf: softmax gives NaN, set to 0 weights
+        weights = torch.nan_to_num(torch.softmax(masked, dim=1), nan=0.0).to(x.dtype)
         out = (weights.unsqueeze(-1) * stacked).sum(1)
         if return_attention_weights:
             return out, weights
         return out
 
-    def logits(self, has_id: Optional[Tensor] = None) -> Tensor:
+    def logits(self, has_id: Optional[Tensor] = None,
+               default_from: Optional[Tensor] = None) -> Tensor:
         r"""``[V, n + 1]`` attention logits; items without an id (cold start) get the mean
-        logits of the items with one (zeros under ``attention=False``)."""
-        if self.attention is None:
+        logits of the items in ``default_from`` (default: those with an id); all zeros
+        under ``attention=False``."""
+        if self.attention is None:  # GES: equal logits
             device = None if has_id is None else has_id.device
             return torch.zeros(self.num_items, self.num_fields + 1, device=device)
         logits = self.attention
         if has_id is not None and bool((~has_id).any()):
             has_id = has_id.to(logits.device)
-            default = logits[has_id].mean(0) if bool(has_id.any()) else logits.new_zeros(
-                logits.size(1))
+            source = has_id if default_from is None else default_from.to(logits.device)
+            default = (logits[source].mean(0) if bool(source.any())
+                       else logits.new_zeros(logits.size(1)))
             logits = torch.where(has_id.unsqueeze(1), logits, default.unsqueeze(0))
         return logits
-
-    def weights(self, available: Tensor, has_id: Optional[Tensor] = None) -> Tensor:
-        """Softmax of the logits over each item's available fields (zero rows where none)."""
-        logits = self.logits(has_id).to(available.device)
-        masked = logits.masked_fill(~available, float("-inf"))
-        weights = torch.softmax(masked, dim=1)
-        return torch.nan_to_num(weights, nan=0.0)  # an item with no field: all -inf
 
     def message(self, x_j: Tensor) -> Tensor:
         return x_j
@@ -127,3 +140,10 @@ class EGESConv(MessagePassing):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_items={self.num_items}, "
                 f"num_fields={self.num_fields}, attention={self.attention is not None})")
+
+
+def _restrict(edges: Tensor, position: Tensor) -> Tensor:
+    """The (item, value) edges of the items with ``position >= 0``, items renumbered."""
+    item = position[edges[0]]
+    keep = item >= 0
+    return torch.stack([item[keep], edges[1][keep]])
