@@ -71,9 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=None,
-                        help="default: 5 (movielens-100k), 3 (lastfm)")
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--batch-size", type=int, default=4096)
+                        help="default: 5 (movielens-100k), 2 (lastfm)")
+    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--batch-size", type=int, default=8192)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--walks-per-node", type=int, default=10)
@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--id-dropout", type=float, default=0.5,
                         help="EGES/GES: probability of training a centre from side "
                              "information only (0: the paper's EGES)")
-    parser.add_argument("--top-tags", type=int, default=10, help="LastFM tags per artist")
+    parser.add_argument("--top-tags", type=int, default=30, help="LastFM tags per artist")
     parser.add_argument("--year-bucket", type=int, default=5, help="MovieLens years per bucket")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     lastfm = args.dataset == "lastfm"
-    args.epochs = args.epochs or (3 if lastfm else 5)
+    args.epochs = args.epochs or (2 if lastfm else 5)
     args.walk_length = args.walk_length or (10 if lastfm else 20)
     graph, events, fields = load(args.dataset, args.root, args)
     task = prepare_item_embedding_task(events, max_gap=ONE_DAY, seed=args.seed)

@@ -117,8 +117,10 @@ class SkipGram(Recommender):
                                **self.sampling)
 
     def center_embeddings(self, items: Tensor) -> Tensor:
-        """``[..., d]`` :math:`\\mathbf{H}` rows of ``items``."""
-        return self.center(items)
+        """``[B, d]`` :math:`\\mathbf{H}` rows of ``[B]`` ``items``."""
+        # index_select, not nn.Embedding: its backward is one index_add, while the
+        # embedding backward sorts the indices (twice as slow on CPU here)
+        return self.center.weight.index_select(0, items)
 
     def item_embeddings(self) -> Tensor:
         """``[num_items, d]`` :math:`\\mathbf{H}` of every item."""
@@ -130,8 +132,11 @@ class SkipGram(Recommender):
         return None
 
     def loss(self, batch: SkipGramBatch) -> Tensor:
-        return sgns_loss(self.center_embeddings(batch.center), self.context(batch.context),
-                         self.context(batch.negatives))
+        size, k = batch.negatives.shape
+        rows = self.context.weight.index_select(
+            0, torch.cat([batch.context, batch.negatives.reshape(-1)]))
+        return sgns_loss(self.center_embeddings(batch.center), rows[:size],
+                         rows[size:].view(size, k, -1))
 
     def fit(self, train: Interactions) -> None:
         self.train_interactions = train
