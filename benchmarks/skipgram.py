@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         sequence = corpus.sequence.tolist()
         words = corpus.tokens.tolist()
         sentences, current, last = [], [], None
-        for seq, word in zip(sequence, words):  # corpus preparation, not timed
+        for seq, word in zip(sequence, words, strict=True):  # corpus preparation, not timed
             if seq != last and current:
                 sentences.append(current)
                 current = []

@@ -7,7 +7,7 @@ from graphrec.graph.sessions import ONE_DAY, build_sessions, item_graph, session
 
 def _as_lists(sessions):
     return [sessions.items[a:b].tolist() for a, b in
-            zip(sessions.offsets[:-1].tolist(), sessions.offsets[1:].tolist())]
+            zip(sessions.offsets[:-1].tolist(), sessions.offsets[1:].tolist(), strict=True)]
 
 
 def test_sessions_split_on_gap_and_drop_single_items():

@@ -16,7 +16,7 @@ def _corpus():
 
 def _epoch_pairs(batches):
     return Counter((c, o) for batch in batches
-                   for c, o in zip(batch.center.tolist(), batch.context.tolist()))
+                   for c, o in zip(batch.center.tolist(), batch.context.tolist(), strict=True))
 
 
 def test_window_one_gives_exactly_the_neighbour_pairs_in_both_directions():

@@ -1,7 +1,7 @@
 """EGES's attention over an item's id and side-information embeddings, as a
 ``MessagePassing`` layer."""
 
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
@@ -73,13 +73,13 @@ class EGESConv(MessagePassing):
     def forward(
         self,
         x: Tensor,
-        side_x: List[Tensor],
-        edge_index: List[Tensor],
+        side_x: list[Tensor],
+        edge_index: list[Tensor],
         has_id: Optional[Tensor] = None,
         index: Optional[Tensor] = None,
         default_from: Optional[Tensor] = None,
         return_attention_weights: bool = False,
-    ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
         r"""Computes :math:`\mathbf{H}` for all items, or for the items ``index`` only
         (``[M]`` distinct item ids: rows of the output follow it; a training batch needs
         only its centres, and only their side edges are propagated).
@@ -102,7 +102,7 @@ class EGESConv(MessagePassing):
             x, has_id, logits = x[index], has_id[index], logits[index]
             num_items = index.numel()
         fields, present = [x], [has_id]
-        for table, edges in zip(side_x, edge_index):
+        for table, edges in zip(side_x, edge_index, strict=True):
             value_to_item = edges.flip(0)
             fields.append(self.propagate(value_to_item, x=(table, x),
                                          size=(table.size(0), num_items)))
