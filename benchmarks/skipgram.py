@@ -36,7 +36,8 @@ from graphrec.eval.item_embeddings import (  # noqa: E402
     pair_scores,
     prepare_item_embedding_task,
 )
-from graphrec.graph.build import ITEM, TAGGED, USER, build_interaction_graph  # noqa: E402
+from graphrec.graph.build import TAGGED  # noqa: E402
+from graphrec.graph.sessions import events_as_interactions  # noqa: E402
 from graphrec.models.skipgram import SkipGram, walk_corpus  # noqa: E402
 from graphrec.sampling.skipgram import SkipGramBatches  # noqa: E402
 from graphrec.train import TrainConfig, Trainer  # noqa: E402
@@ -45,11 +46,7 @@ from graphrec.train import TrainConfig, Trainer  # noqa: E402
 def events_graph(dataset: str, root: str):
     if dataset == "movielens-100k":
         return load_movielens_100k(root, download=False).graph
-    graph = load_lastfm(root, download=False).graph
-    users, items = graph[TAGGED].edge_index
-    return build_interaction_graph(
-        users.numpy(), items.numpy(), times=graph[TAGGED].time.numpy(),
-        user_ids=list(range(graph[USER].num_nodes)), item_ids=list(range(graph[ITEM].num_nodes)))
+    return events_as_interactions(load_lastfm(root, download=False).graph, TAGGED)
 
 
 def link_auc(embeddings: torch.Tensor, task) -> float:

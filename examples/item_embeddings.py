@@ -35,8 +35,8 @@ from graphrec.eval.item_embeddings import (
     evaluate_recall,
     prepare_item_embedding_task,
 )
-from graphrec.graph.build import ITEM, TAGGED, USER, build_interaction_graph
-from graphrec.graph.sessions import ONE_DAY
+from graphrec.graph.build import ITEM, TAGGED
+from graphrec.graph.sessions import ONE_DAY, events_as_interactions
 from graphrec.graph.side_info import (
     LASTFM_SIDE_INFO,
     MOVIELENS_SIDE_INFO,
@@ -103,11 +103,8 @@ def load(dataset: str, root: str | None, args: argparse.Namespace
         return graph, graph, side_fields(graph, MOVIELENS_SIDE_INFO)
     data = load_lastfm(root, download=False)
     graph = add_lastfm_side_info(data.graph, top_k=args.top_tags)
-    users, items = graph[TAGGED].edge_index
     # the dated tagging events are LastFM's timestamped interactions (repeats: first date)
-    events = build_interaction_graph(
-        users.numpy(), items.numpy(), times=graph[TAGGED].time.numpy(),
-        user_ids=list(range(graph[USER].num_nodes)), item_ids=list(range(graph[ITEM].num_nodes)))
+    events = events_as_interactions(graph, TAGGED)
     return graph, events, side_fields(graph, LASTFM_SIDE_INFO)
 
 

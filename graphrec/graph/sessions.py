@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from graphrec.graph.build import INTERACTS, ITEM
+from graphrec.graph.build import INTERACTS, ITEM, USER, build_interaction_graph
 from graphrec.sampling.walks import WalkGraph
 
 #: One day in seconds: the session gap for day-resolution data (one session per user and day).
@@ -213,6 +213,21 @@ def sessions_from_graph(
         raise ValueError(f"sessions need a 'time' attribute on {relation}")
     users, items = store.edge_index
     return build_sessions(users, items, store.time, graph[ITEM].num_nodes, **kwargs)
+
+
+def events_as_interactions(graph: HeteroData, relation: tuple[str, str, str]) -> HeteroData:
+    """A user–item graph whose ``('user', 'interacts', 'item')`` edges are the timestamped
+    ``relation`` events of ``graph`` (e.g. LastFM's ``('user', 'tagged', 'item')``), same
+    user and item indices; a repeated (user, item) pair keeps its first time (see
+    :func:`~graphrec.graph.build_interaction_graph`). Leave-one-out splits and sessions
+    then work on those events as on ratings."""
+    store = graph[relation]
+    if "time" not in store:
+        raise ValueError(f"{relation} has no 'time' attribute")
+    users, items = store.edge_index
+    return build_interaction_graph(
+        users.numpy(), items.numpy(), times=store.time.numpy(),
+        user_ids=list(range(graph[USER].num_nodes)), item_ids=list(range(graph[ITEM].num_nodes)))
 
 
 def item_graph(sessions: Sessions, symmetric: bool = False) -> WalkGraph:

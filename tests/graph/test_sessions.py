@@ -1,8 +1,14 @@
 import pytest
 import torch
 
-from graphrec.graph.build import TAGGED
-from graphrec.graph.sessions import ONE_DAY, build_sessions, item_graph, sessions_from_graph
+from graphrec.graph.build import INTERACTS, TAGGED
+from graphrec.graph.sessions import (
+    ONE_DAY,
+    build_sessions,
+    events_as_interactions,
+    item_graph,
+    sessions_from_graph,
+)
 
 
 def _as_lists(sessions):
@@ -105,3 +111,12 @@ def test_lastfm_tagging_sessions_are_user_days(lastfm):
     key = store.edge_index[0] * (1 << 40) + store.time
     days_per_user_session = torch.unique(key).numel()
     assert sessions.num_sessions <= days_per_user_session
+    # the events as interactions: one edge per distinct (user, item), its first date
+    events = events_as_interactions(lastfm.graph, TAGGED)
+    pairs = store.edge_index[0] * lastfm.graph["item"].num_nodes + store.edge_index[1]
+    assert events[INTERACTS].edge_index.size(1) == torch.unique(pairs).numel()
+    first = torch.full((int(pairs.max()) + 1,), 2**62).scatter_reduce(
+        0, pairs, store.time, reduce="amin")
+    user, item = events[INTERACTS].edge_index
+    assert torch.equal(events[INTERACTS].time,
+                       first[user * lastfm.graph["item"].num_nodes + item])
