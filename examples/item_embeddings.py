@@ -73,7 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None,
                         help="default: 5 (movielens-100k), 2 (lastfm)")
     parser.add_argument("--lr", type=float, default=0.02)
-    parser.add_argument("--batch-size", type=int, default=8192)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="pairs per batch; default: 8192 (movielens-100k), 16384 (lastfm)")
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--walks-per-node", type=int, default=10)
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     lastfm = args.dataset == "lastfm"
     args.epochs = args.epochs or (2 if lastfm else 5)
     args.walk_length = args.walk_length or (10 if lastfm else 20)
+    args.batch_size = args.batch_size or (16384 if lastfm else 8192)
     graph, events, fields = load(args.dataset, args.root, args)
     task = prepare_item_embedding_task(events, max_gap=ONE_DAY, seed=args.seed)
     print(f"{args.dataset}: {task.summary()}")

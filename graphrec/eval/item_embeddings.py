@@ -230,6 +230,10 @@ class QueryItemScorer:
         self.items = F.normalize(item_embeddings.detach(), dim=-1)
         self.query = query.to(self.items.device)
 
+    @property
+    def device(self) -> torch.device:
+        return self.items.device
+
     def scorer(self) -> Callable[[Tensor], Tensor]:
         return lambda users: self.items[self.query[users.to(self.items.device)]] @ self.items.t()
 
@@ -268,11 +272,10 @@ def evaluate_item_embeddings(
 
 def evaluate_recall(model, task: ItemEmbeddingTask, ks: tuple[int, ...] = (10,)
                     ) -> dict[str, float]:
-    """HR@k and NDCG@k of any ``scorer()`` owner (e.g. :class:`QueryItemScorer`, or the
-    popularity model) on the task's recall users, training items masked."""
-    device = getattr(model, "device", None)
-    if not isinstance(device, torch.device):
-        device = model.items.device if hasattr(model, "items") else torch.device("cpu")
+    """HR@k and NDCG@k of a model with ``scorer()`` and ``device`` (a
+    :class:`QueryItemScorer`, or any :class:`~graphrec.models.Recommender` such as
+    popularity) on the task's recall users, training items masked."""
+    device = model.device
     result = Evaluator(ks=ks, metrics=("hit", "ndcg")).evaluate(
         model, task.target.to(device), exclude=task.train.to(device),
         users=task.recall_users.to(device))
