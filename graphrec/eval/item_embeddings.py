@@ -23,7 +23,9 @@ pairs :math:`(i, j)` (orientation drawn at random) with as many corrupted pairs
 :math:`(i, j')`, :math:`j'` uniform over the warm items of the item graph such that
 :math:`\{i, j'\}` is no edge of the full item graph; the cold-start AUC does the same for
 the edges with a cold endpoint, the cold item always kept as :math:`i` and :math:`j'` drawn
-from all items of the graph. Item-to-item recall ranks all items by similarity to the
+from all items of the graph, scored with the model's *cold embeddings* (for EGES/GES every
+item embedded from side information alone, so both ends are embedded alike; id-only models
+have none and their cold AUC is absent). Item-to-item recall ranks all items by similarity to the
 user's query item, masking the user's training items (:class:`~graphrec.eval.Evaluator`,
 HR@10 and NDCG@10), on the users whose query and target items are both warm (an id-only
 model cannot embed the others; the count is reported).
