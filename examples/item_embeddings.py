@@ -48,6 +48,7 @@ from graphrec.models.popularity import Popularity
 from graphrec.models.skipgram import EGES, SkipGram, walk_corpus
 from graphrec.sampling.skipgram import SkipGramCorpus
 from graphrec.train import TrainConfig, Trainer
+from graphrec.train.trainer import seed_everything
 
 MODELS = ("item2vec", "deepwalk", "node2vec", "ges", "eges")
 SIDE_INFO_MODELS = ("ges", "eges")
@@ -173,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     shown: dict[str, dict] = {}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
         start = time.perf_counter()
+        seed_everything(args.seed)  # the initial weights too, not only training
         model = build(name, task, fields, args, walks)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                              device=args.device, seed=args.seed, progress=not args.quiet)
