@@ -41,6 +41,7 @@ from graphrec.graph.sessions import events_as_interactions  # noqa: E402
 from graphrec.models.skipgram import SkipGram, walk_corpus  # noqa: E402
 from graphrec.sampling.skipgram import SkipGramBatches  # noqa: E402
 from graphrec.train import TrainConfig, Trainer  # noqa: E402
+from graphrec.train.trainer import seed_everything  # noqa: E402
 
 
 def events_graph(dataset: str, root: str):
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     tokens = corpus.num_occurrences * args.epochs
     rows = []
 
+    seed_everything(0)
     model = SkipGram(task.num_users, task.num_items, corpus, embedding_dim=args.dim,
                      **sampling)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
