@@ -1,25 +1,15 @@
 """examples/item_embeddings.py end to end on MovieLens-100K (short settings)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.realdata
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "item_embeddings.py"
 
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("item_embeddings", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_short_movielens_run_beats_chance_and_reports_cold_start(data_root, tmp_path, capsys):
+def test_short_movielens_run_beats_chance_and_reports_cold_start(data_root, tmp_path, capsys,
+                                                                 load_example):
     output = tmp_path / "ml.json"
-    code = _load_example().main([
+    code = load_example("item_embeddings").main([
         "--root", str(data_root), "--dataset", "movielens-100k", "--models", "item2vec,eges",
         "--epochs", "2", "--walks-per-node", "2", "--walk-length", "10", "--device", "cpu",
         "--quiet", "--output", str(output)])
