@@ -63,9 +63,10 @@ class SkipGram(Recommender):
     with skip-gram and negative sampling on a fixed corpus.
 
     Item-to-item similarity is the cosine of :math:`\mathbf{H}` rows
-    (:meth:`item_embeddings`). As a :class:`~graphrec.models.Recommender`, a user is
-    scored by the mean of their training items' normalised embeddings (``fit`` stores the
-    training interactions); a user without training items scores 0 everywhere.
+    (:meth:`item_embeddings`). As a :class:`~graphrec.models.Recommender`, item :math:`i`
+    scores :math:`\\sum_{j \\in \\mathcal{I}_u} \\cos(\\mathbf{h}_j, \\mathbf{h}_i)` for user
+    :math:`u` (the sum over their training items ``fit`` stored; it ranks like the mean); a
+    user without training items scores 0 everywhere.
 
     Args:
         num_users, num_items: index space sizes.
