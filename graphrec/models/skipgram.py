@@ -64,7 +64,7 @@ class SkipGram(Recommender):
 
     Item-to-item similarity is the cosine of :math:`\mathbf{H}` rows
     (:meth:`item_embeddings`). As a :class:`~graphrec.models.Recommender`, item :math:`i`
-    scores :math:`\\sum_{j \\in \\mathcal{I}_u} \\cos(\\mathbf{h}_j, \\mathbf{h}_i)` for user
+    scores :math:`\sum_{j \in \mathcal{I}_u} \cos(\mathbf{h}_j, \mathbf{h}_i)` for user
     :math:`u` (the sum over their training items ``fit`` stored; it ranks like the mean); a
     user without training items scores 0 everywhere.
 
