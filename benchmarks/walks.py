@@ -7,6 +7,10 @@ bipartite graphs of a given number of *directed* edges (two per interaction, as 
 item popularity, shuffled labels) with log-normal integer weights, heavy-tailed like play
 counts.
 
+``lastfm-items`` is LastFM's artist graph of :mod:`graphrec.graph.sessions` (tagging sessions,
+one per user and day, consecutive artists linked both ways, weights = transition counts), the
+graph DeepWalk/EGES walk on in ``docs/item_embeddings.md``.
+
 Kinds (``--kinds``), all on the homogeneous graph of :meth:`WalkGraph.from_bipartite`
 except ``metapath``:
 
@@ -28,7 +32,7 @@ CPU timings need a quiet machine (the script prints the load average and warns);
 Examples::
 
     python benchmarks/walks.py --sizes lastfm --repeats 1 --walkers 1000        # smoke run
-    python benchmarks/walks.py --sizes lastfm,1e6,1e7 --walkers 100000 --length 80 \
+    python benchmarks/walks.py --sizes lastfm,lastfm-items,1e6,1e7 --walkers 100000 --length 80 \
         --output walks.json --markdown walks.md                                  # full run
 """
 from __future__ import annotations
@@ -93,8 +97,10 @@ def _starts(degree: torch.Tensor, count: int, generator: torch.Generator,
 
 
 def measure_graph(name: str, hetero: HeteroData, args: argparse.Namespace,
-                  device: torch.device) -> list[dict[str, Any]]:
-    """Every requested kind on one graph; one row each."""
+                  device: torch.device, homogeneous: Any = None) -> list[dict[str, Any]]:
+    """Every requested kind on one graph; one row each. ``homogeneous``: a ready
+    ``WalkGraph`` (e.g. an item graph) to walk on instead of the user–item graph of
+    ``hetero`` (``metapath`` is skipped then)."""
     from graphrec.sampling import MetapathWalker, WalkGraph, random_walks
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
@@ -103,11 +109,15 @@ def measure_graph(name: str, hetero: HeteroData, args: argparse.Namespace,
     weight = store.get("edge_weight")
     build: dict[str, float] = {}
     start = time.perf_counter()
-    graph = WalkGraph.from_bipartite(store.edge_index.to(device), num_users, num_items,
-                                     None if weight is None else weight.to(device))
+    graph = (WalkGraph.from_bipartite(store.edge_index.to(device), num_users, num_items,
+                                      None if weight is None else weight.to(device))
+             if homogeneous is None else homogeneous.to(device))
     sync(device)
     build["graph"] = time.perf_counter() - start
     walker = None
+    if homogeneous is not None and "metapath" in kinds:
+        print(f"  {name} metapath: skipped (not a user–item graph)", flush=True)
+        kinds.remove("metapath")
     if "metapath" in kinds:
         start = time.perf_counter()
         walker = MetapathWalker(hetero).to(device)
@@ -115,7 +125,8 @@ def measure_graph(name: str, hetero: HeteroData, args: argparse.Namespace,
         build["metapath"] = time.perf_counter() - start
     cpu_gen = torch.Generator().manual_seed(args.seed)
     starts = _starts(graph.out_degree.cpu(), args.walkers, cpu_gen).to(device)
-    item_starts = _starts(graph.out_degree[num_users:].cpu(), args.walkers, cpu_gen).to(device)
+    item_starts = (_starts(graph.out_degree[num_users:].cpu(), args.walkers, cpu_gen).to(device)
+                   if homogeneous is None else starts)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     length = args.length
     runs: dict[str, Callable[[], Any]] = {
@@ -172,8 +183,10 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="lastfm,1e6",
-                        help="comma list: 'lastfm' and/or directed edge counts (1e6,1e7)")
+    parser.add_argument("--sizes", default="lastfm,lastfm-items,1e6",
+                        help="comma list: 'lastfm' (user–artist graph), 'lastfm-items' (the "
+                             "artist graph of tagging sessions) and/or directed edge counts "
+                             "(1e6,1e7)")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--length", type=int, default=80, help="steps per walk")
     parser.add_argument("--walkers", type=int, default=100_000, help="walks per call")
@@ -207,13 +220,25 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
         start = time.perf_counter()
-        hetero = (load_lastfm_hetero(args.root) if size == "lastfm"
+        hetero = (load_lastfm_hetero(args.root) if size in ("lastfm", "lastfm-items")
                   else powerlaw_hetero(parse_size(size), args.seed))
-        print(f"# graph {size}: {int(hetero[USER].num_nodes):,} users, "
-              f"{int(hetero[ITEM].num_nodes):,} items, "
-              f"{2 * hetero[INTERACTS].edge_index.size(1):,} directed edges "
-              f"({time.perf_counter() - start:.1f} s to load)", flush=True)
-        rows.extend(measure_graph(size, hetero, args, device))
+        homogeneous = None
+        if size == "lastfm-items":
+            # the item graph of docs/item_embeddings.md: sessions of the dated tagging
+            # events (one per user and day), consecutive artists linked both ways
+            from graphrec.graph.build import TAGGED
+            from graphrec.graph.sessions import item_graph, sessions_from_graph
+
+            homogeneous = item_graph(sessions_from_graph(hetero, TAGGED), symmetric=True)
+            print(f"# graph {size}: {homogeneous.num_nodes:,} artists, "
+                  f"{homogeneous.num_edges:,} directed edges "
+                  f"({time.perf_counter() - start:.1f} s to load)", flush=True)
+        else:
+            print(f"# graph {size}: {int(hetero[USER].num_nodes):,} users, "
+                  f"{int(hetero[ITEM].num_nodes):,} items, "
+                  f"{2 * hetero[INTERACTS].edge_index.size(1):,} directed edges "
+                  f"({time.perf_counter() - start:.1f} s to load)", flush=True)
+        rows.extend(measure_graph(size, hetero, args, device, homogeneous))
 
     table = format_rows(rows)
     title = (f"### Random walks: {args.walkers:,} walkers x {args.length} steps, {device}, "

@@ -7,6 +7,7 @@ data folder can never pass as a green test run.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -56,3 +57,16 @@ def lastfm_sociallgn(data_root: Path):
     from graphrec.data import load_lastfm_sociallgn
 
     return load_lastfm_sociallgn(data_root)
+
+
+@pytest.fixture(scope="session")
+def load_example():
+    """``load_example("lastfm_social")``: the module ``examples/<name>.py``, imported from
+    its file (examples are scripts, not a package)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "examples" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,27 +1,16 @@
 """The flagship example runs end to end on the real data (short settings)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.realdata
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "lastfm_social.py"
 
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("lastfm_social", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_example_writes_table_json_and_plot(data_root, tmp_path, capsys):
+def test_example_writes_table_json_and_plot(data_root, tmp_path, capsys, load_example):
     output = tmp_path / "lastfm.json"
-    code = _load_example().main(["--root", str(data_root), "--models", "mf,popularity",
-                                 "--epochs", "2", "--seeds", "0,1", "--device", "cpu",
-                                 "--quiet", "--output", str(output)])
+    code = load_example("lastfm_social").main([
+        "--root", str(data_root), "--models", "mf,popularity", "--epochs", "2", "--seeds", "0,1",
+        "--device", "cpu", "--quiet", "--output", str(output)])
     assert code == 0
     results = json.loads(output.read_text())
     assert results["split"] == "random" and results["seeds"] == [0, 1]
@@ -35,7 +24,7 @@ def test_example_writes_table_json_and_plot(data_root, tmp_path, capsys):
     assert "most played artists" in printed  # names shown for one user
 
 
-def test_every_ablation_row_builds_and_trains_one_step(tmp_path):
+def test_every_ablation_row_builds_and_trains_one_step(tmp_path, load_example):
     import torch
 
     from graphrec.graph import build_interaction_graph
@@ -50,7 +39,7 @@ def test_every_ablation_row_builds_and_trains_one_step(tmp_path):
                                        social=([0, 1, 2], [1, 0, 3]),
                                        user_ids=range(10), item_ids=range(12))
 
-    example = _load_example()
+    example = load_example("lastfm_social")
     assert "default" in example.ABLATION and "spec as written" in example.ABLATION
     batch = PairBatch(torch.tensor([0, 1]), torch.tensor([0, 2]), torch.tensor([4, 5]))
     for label, (model_extra, train_extra) in example.ABLATION.items():

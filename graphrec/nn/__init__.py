@@ -1,4 +1,4 @@
 """Importable layers."""
-from graphrec.nn.conv import LightGCNConv, SocialConv
+from graphrec.nn.conv import EGESConv, LightGCNConv, SocialConv
 
-__all__ = ["LightGCNConv", "SocialConv"]
+__all__ = ["EGESConv", "LightGCNConv", "SocialConv"]

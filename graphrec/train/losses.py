@@ -20,4 +20,20 @@ def l2_penalty(*tensors: Tensor, batch_size: int) -> Tensor:
     return sum(t.pow(2).sum() for t in tensors) / (2.0 * batch_size)
 
 
-__all__ = ["bpr_loss", "l2_penalty"]
+def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
+    r"""Skip-gram negative-sampling loss (Mikolov et al., NeurIPS 2013), mean over the batch:
+    :math:`-\ln \sigma(\mathbf{h}_c^\top \mathbf{z}_o)
+    - \sum_{k} \ln \sigma(-\mathbf{h}_c^\top \mathbf{z}_{n_k})`.
+
+    Args:
+        center: ``[B, d]`` centre embeddings :math:`\mathbf{h}_c`.
+        context: ``[B, d]`` context (output) embeddings :math:`\mathbf{z}_o`.
+        negatives: ``[B, K, d]`` output embeddings of the negatives.
+    """
+    positive = F.logsigmoid((center * context).sum(-1))
+    # broadcast product, not einsum: CPU bmm over [B] tiny matrices is several times slower
+    negative = F.logsigmoid(-(center.unsqueeze(1) * negatives).sum(-1)).sum(-1)
+    return -(positive + negative).mean()
+
+
+__all__ = ["bpr_loss", "l2_penalty", "sgns_loss"]

@@ -1,5 +1,6 @@
 """Graph convolution layers, one per file."""
+from graphrec.nn.conv.eges_conv import EGESConv
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
 from graphrec.nn.conv.social_conv import SocialConv
 
-__all__ = ["LightGCNConv", "SocialConv"]
+__all__ = ["EGESConv", "LightGCNConv", "SocialConv"]
