@@ -26,6 +26,12 @@ one warm-up call (``first_s``), then the median of ``--repeats`` timed calls (``
 ``steps_per_s`` = walkers x length / seconds. Graph construction is timed separately
 (``build_s``: building the ``WalkGraph`` / ``MetapathWalker`` once).
 
+Baseline (``uniform``, ``weighted``, ``restart``; ``--baseline-walkers``, 0 to skip): the
+per-walker Python loop of the DeepWalk and node2vec reference implementations
+(``random.choice`` over an adjacency list per step; weighted steps by ``bisect`` in the row's
+cumulative weights), on the same graph in the same run: ``python_steps_per_s`` and the ratio
+``speedup`` = ``steps_per_s / python_steps_per_s``.
+
 CPU timings need a quiet machine (the script prints the load average and warns);
 ``--threads 1`` gives stable numbers on a shared one.
 
@@ -85,6 +91,50 @@ def load_lastfm_hetero(root: str | None) -> HeteroData:
     from graphrec.data import load_dataset
 
     return load_dataset("lastfm", data_root(root), download=False).graph
+
+
+# ------------------------------------------------------------------------------- baseline
+def python_walks(indptr: list[int], indices: list[int], cumulative: list[float] | None,
+                 starts: list[int], length: int, restart_prob: float = 0.0,
+                 seed: int = 0) -> list[list[int]]:
+    """Walks one walker and one step at a time, as the DeepWalk / node2vec reference code
+    does; ``cumulative``: per-edge cumulative weights within each row (weighted steps)."""
+    import bisect
+    import random
+
+    rng = random.Random(seed)
+    walks = []
+    for start in starts:
+        walk, node = [start], start
+        for _ in range(length):
+            low, high = indptr[node], indptr[node + 1]
+            if low == high:
+                break
+            if restart_prob and rng.random() < restart_prob:
+                node = start
+            elif cumulative is None:
+                node = indices[low + int(rng.random() * (high - low))]
+            else:
+                base = cumulative[low - 1] if low else 0.0
+                target = base + rng.random() * (cumulative[high - 1] - base)
+                node = indices[min(bisect.bisect_right(cumulative, target, low, high),
+                                   high - 1)]
+            walk.append(node)
+        walks.append(walk)
+    return walks
+
+
+def python_baseline(graph: Any, starts: torch.Tensor, length: int, kind: str,
+                    restart_prob: float) -> float:
+    """Steps per second of :func:`python_walks` for ``kind`` (uniform/weighted/restart)."""
+    indptr, indices = graph.indptr.cpu().tolist(), graph.indices.cpu().tolist()
+    cumulative = None
+    if kind == "weighted":
+        cumulative = graph.cum_weights.cpu().tolist()
+    start = time.perf_counter()
+    python_walks(indptr, indices, cumulative, starts.cpu().tolist(), length,
+                 restart_prob if kind == "restart" else 0.0)
+    return starts.numel() * length / (time.perf_counter() - start)
 
 
 # ------------------------------------------------------------------------------- measuring
@@ -163,20 +213,27 @@ def measure_graph(name: str, hetero: HeteroData, args: argparse.Namespace,
             row.update(p=args.p, q=args.q)
         if kind == "restart":
             row["restart_prob"] = args.restart_prob
+        if args.baseline_walkers and kind in ("uniform", "weighted", "restart"):
+            row["python_steps_per_s"] = python_baseline(
+                graph, starts[:args.baseline_walkers], length, kind, args.restart_prob)
+            row["speedup"] = row["steps_per_s"] / row["python_steps_per_s"]
         rows.append(row)
-        print(f"  {name} {kind}: {seconds:.4f} s, {row['steps_per_s']:,.0f} steps/s",
-              flush=True)
+        print(f"  {name} {kind}: {seconds:.4f} s, {row['steps_per_s']:,.0f} steps/s"
+              + (f", Python loop {row['python_steps_per_s']:,.0f} steps/s "
+                 f"({row['speedup']:.0f}x)" if "speedup" in row else ""), flush=True)
     return rows
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
     lines = ["| graph | kind | nodes | directed edges | walkers | length | build s | s "
-             "| steps/s | edge steps/s |", "|" + " --- |" * 10]
+             "| steps/s | edge steps/s | Python loop steps/s | speedup |", "|" + " --- |" * 12]
     for r in rows:
         lines.append(f"| {r['graph']} | {r['kind']} | {r['num_nodes']:,} | {r['num_edges']:,} "
                      f"| {r['walkers']:,} | {r['length']} | {r['build_s']:.3f} "
                      f"| {r['seconds']:.4f} | {r['steps_per_s']:,.0f} "
-                     f"| {r['edge_steps_per_s']:,.0f} |")
+                     f"| {r['edge_steps_per_s']:,.0f} "
+                     + (f"| {r['python_steps_per_s']:,.0f} | {r['speedup']:.0f}x |"
+                        if "speedup" in r else "| — | — |"))
     return "\n".join(lines)
 
 
@@ -198,6 +255,8 @@ def main() -> None:
     parser.add_argument("--q", type=float, default=0.5, help="node2vec in-out parameter")
     parser.add_argument("--restart-prob", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-walkers", type=int, default=2000,
+                        help="walkers of the Python-loop baseline (0: no baseline)")
     parser.add_argument("--root", default=None,
                         help="data folder (default: $GRAPHREC_DATA, else ../shared/data)")
     parser.add_argument("--output", default=None, help="JSON file for all rows")
