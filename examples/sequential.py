@@ -25,7 +25,13 @@ import torch
 from graphrec.data import load_dataset
 from graphrec.eval.evaluator import Evaluator
 from graphrec.experiment import default_settings, make_split, run_experiment
-from graphrec.train.trainer import TrainConfig
+from graphrec.graph.interactions import Interactions
+from graphrec.graph.split import Split
+from graphrec.models import LightGCN, SASRec
+from graphrec.models.base import Recommender
+from graphrec.models.joint import JointRecommender
+from graphrec.nn import ItemEmbedding
+from graphrec.train.trainer import TrainConfig, Trainer
 
 #: example name -> (registered model, extra keyword arguments)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -34,6 +40,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "tisasrec": ("tisasrec", {}),
     "tisasrec_mhc": ("tisasrec", {"mhc_expansion": 4}),
     "popularity": ("popularity", {}),
+    # the shared item table (docs/sequential.md): SASRec whose items start from a trained
+    # LightGCN's item embeddings, and SASRec trained jointly with LightGCN's BPR loss
+    "sasrec_warm": ("sasrec", {}),
+    "sasrec_joint": ("sasrec", {}),
 }
 #: data sets whose interactions carry real timestamps (TiSASRec needs them)
 TIMED = {"movielens-100k", "lastfm-tags"}
@@ -56,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--dropout", type=float, default=None)
     parser.add_argument("--patience", type=int, default=None)
+    parser.add_argument("--graph-epochs", type=int, default=30,
+                        help="sasrec_warm: LightGCN epochs before SASRec starts")
+    parser.add_argument("--joint-weight", type=float, default=0.1,
+                        help="sasrec_joint: weight of LightGCN's BPR loss")
     parser.add_argument("--sampled", type=int, default=100,
                         help="negatives of the sampled protocol")
     parser.add_argument("--max-seconds", type=float, default=None,
@@ -118,7 +132,8 @@ def plot(curves: dict[str, list[tuple[int, float]]], path: Path, title: str) -> 
     figure, axis = plt.subplots(figsize=(7, 4))
     for name, points in curves.items():
         if points:
-            axis.plot(*zip(*points), label=name)
+            epochs, values = (list(column) for column in zip(*points, strict=True))
+            axis.plot(epochs, values, label=name)
     axis.set_xlabel("epoch")
     axis.set_ylabel("validation NDCG@10")
     axis.set_title(title)
@@ -127,6 +142,33 @@ def plot(curves: dict[str, list[tuple[int, float]]], path: Path, title: str) -> 
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return True
+
+
+def shared_table_model(name: str, split: Split, model_kwargs: dict[str, Any],
+                       args: argparse.Namespace, seed: int) -> tuple[Recommender | None, float]:
+    """The SASRec of ``sasrec_warm`` / ``sasrec_joint`` built around a shared item table
+    (``None`` for the other variants), and the seconds spent training LightGCN first."""
+    if name not in ("sasrec_warm", "sasrec_joint"):
+        return None, 0.0
+    graph_kwargs, graph_train = default_settings("lightgcn")
+    graph_kwargs["embedding_dim"] = model_kwargs["embedding_dim"]
+    num_items = split.train["item"].num_nodes
+    if name == "sasrec_joint":
+        table = ItemEmbedding(num_items, model_kwargs["embedding_dim"], model_kwargs["init_std"])
+        sequence = SASRec.from_graph(split.train, item_embedding=table, **model_kwargs)
+        graph = LightGCN.from_graph(split.train, item_embedding=table, **graph_kwargs)
+        return JointRecommender(sequence, graph, graph_weight=args.joint_weight), 0.0
+    table = ItemEmbedding(num_items, model_kwargs["embedding_dim"])
+    graph = LightGCN.from_graph(split.train, item_embedding=table, **graph_kwargs)
+    graph_train.update(epochs=args.graph_epochs, metric="ndcg@10", ks=(10,), eval_every=5)
+    trainer = Trainer(graph, TrainConfig(**graph_train, seed=seed, device=args.device,
+                                         progress=not args.quiet))
+    fitted = trainer.fit(Interactions.from_graph(split.train),
+                         Interactions.from_graph(split.valid))
+    with torch.no_grad():
+        table.load_(graph()[1].detach())  # LightGCN's propagated item embeddings
+    model = SASRec.from_graph(split.train, item_embedding=table, **model_kwargs)
+    return model, fitted.train_seconds
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -155,7 +197,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for flag, key, target in (("blocks", "num_blocks", model_kwargs),
                                       ("loss", "loss", model_kwargs),
                                       ("dropout", "dropout", model_kwargs),
-                                      ("lr", "lr", train_kwargs), ("epochs", "epochs", train_kwargs),
+                                      ("lr", "lr", train_kwargs),
+                                      ("epochs", "epochs", train_kwargs),
                                       ("patience", "patience", train_kwargs)):
                 if getattr(args, flag) is not None and registered != "popularity":
                     target[key] = getattr(args, flag)
@@ -163,9 +206,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                  progress=not args.quiet, max_seconds=args.max_seconds)
             evaluator = Evaluator(ks=evaluator_ks, metrics=("hit", "ndcg"),
                                   sampled_negatives=args.sampled, sample_seed=seed)
+            composed, graph_seconds = shared_table_model(name, split, model_kwargs, args, seed)
             model, results = run_experiment(dataset, split, registered, model_kwargs, config,
-                                            split_name="loo", evaluator=evaluator)
+                                            split_name="loo", evaluator=evaluator,
+                                            model=composed)
             results["parameters"] = sum(p.numel() for p in model.parameters())
+            results["train_seconds"] += graph_seconds  # warm start: LightGCN's time too
             rows.append(_row(results))
             runs.append({"seed": seed, **rows[-1], "best_epoch": results["best_epoch"],
                          "epochs": results["epochs"], "history": results["history"],

@@ -61,6 +61,7 @@ def run_experiment(
     split_name: str = "",
     cold_max_train: int = 5,
     evaluator: Evaluator | None = None,
+    model: Recommender | None = None,
 ) -> tuple[Recommender, dict[str, Any]]:
     """Trains ``model_name`` on ``split.train``, early-stops on ``split.valid``, tests on
     ``split.test`` (training and validation items masked).
@@ -71,12 +72,15 @@ def run_experiment(
         ``test_cold``: the same metrics over cold users, those with at most
         ``cold_max_train`` training interactions (``test_cold_users`` of them).
         ``evaluator`` (optional) replaces the trainer's default one (e.g. with the sampled
-        protocol of sequence models).
+        protocol of sequence models). ``model`` (optional) is trained instead of building
+        ``model_name`` (e.g. one composed around a shared item table); ``model_name`` then
+        only labels the results.
     """
     config = config or TrainConfig()
     model_kwargs = dict(model_kwargs or {})
     seed_everything(config.seed)  # the initial weights are part of what --seed fixes
-    model = build_model(model_name, split.train, **model_kwargs)
+    if model is None:
+        model = build_model(model_name, split.train, **model_kwargs)
     trainer = Trainer(model, config, evaluator=evaluator)
     train = Interactions.from_graph(split.train)
     valid = None if split.valid is None else Interactions.from_graph(split.valid)

@@ -29,7 +29,9 @@ class TiSASRec(SequentialRecommender):
         \mathbf{z}_i = \sum_j \alpha_{ij}(\mathbf{V}_j + \mathbf{P}^V_j + \mathbf{R}^V_{r_{ij}})
 
     The input is the item embeddings alone (positions enter through keys and values); the
-    four embeddings are shared by all blocks, as in the authors' code. Blocks, residuals
+    four embeddings are shared by all blocks, as in the authors' code. Dropout acts on the
+    interval tables (one mask per batch) rather than on every pair's embedding, which keeps
+    attention free of ``[B, T, T, d]`` tensors (graphrec's choice). Blocks, residuals
     (``norm_first``, ``mhc_expansion``), losses and scoring as :class:`SASRec`.
 
     Args:
@@ -96,12 +98,12 @@ class TiSASRec(SequentialRecommender):
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
         x = self.dropout(self.item_embedding(items))
-        interval = self.intervals(times)
         context = {
             "pos_key": self.dropout(self.position_key(positions)),
             "pos_value": self.dropout(self.position_value(positions)),
-            "interval_key": self.dropout(self.interval_key(interval)),
-            "interval_value": self.dropout(self.interval_value(interval)),
+            "intervals": self.intervals(times),
+            "interval_key": self.dropout(self.interval_key.weight),
+            "interval_value": self.dropout(self.interval_value.weight),
         }
         allowed = attention_mask(items)
         if self.mhc_expansion:

@@ -6,7 +6,7 @@ import torch
 
 from graphrec.graph import build_interaction_graph, leave_one_out
 from graphrec.graph.interactions import Interactions
-from graphrec.models import MF, SASRec, LightGCN
+from graphrec.models import MF, LightGCN, SASRec
 from graphrec.nn import ItemEmbedding
 from graphrec.sampling.batches import PairBatches
 

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import torch
 
-from graphrec.nn.seq.mhc import MHCResidual, expand_streams, merge_streams, mhc_combine, sinkhorn_knopp
+from graphrec.nn.seq.mhc import (
+    MHCResidual,
+    expand_streams,
+    merge_streams,
+    mhc_combine,
+    sinkhorn_knopp,
+)
 
 
 def test_sinkhorn_rows_and_columns_sum_to_one():

@@ -41,7 +41,10 @@ def test_matches_dense_formula():
         allowed = allowed.clone()
         allowed[0, 2:, 0] = False  # position 0 of row 0 is padding
         pk, pv = torch.randn(length, d).double(), torch.randn(length, d).double()
-        rk = torch.randn(batch, length, length, d).double()
-        rv = torch.randn(batch, length, length, d).double()
-        got = layer(x, x, allowed, pk, pv, rk, rv)
-        torch.testing.assert_close(got, _dense(layer, x, allowed, pk, pv, rk, rv))
+        span = 3
+        intervals = torch.randint(0, span + 1, (batch, length, length))
+        table_k = torch.randn(span + 1, d).double()
+        table_v = torch.randn(span + 1, d).double()
+        got = layer(x, x, allowed, pk, pv, intervals, table_k, table_v)
+        expected = _dense(layer, x, allowed, pk, pv, table_k[intervals], table_v[intervals])
+        torch.testing.assert_close(got, expected)

@@ -25,6 +25,12 @@ class TimeIntervalAttention(nn.Module):
     :math:`d`-vector is split into heads; there is no output projection (the paper has
     none).
 
+    The interval terms are computed from the ``[k+1, d]`` tables without building the
+    ``[B, T, T, d]`` pair embeddings: :math:`\mathbf{Q}_i \cdot \mathbf{R}^K_{r_{ij}}` is
+    entry :math:`r_{ij}` of :math:`\mathbf{Q}_i \mathbf{R}^{K\top}`, and
+    :math:`\sum_j \alpha_{ij} \mathbf{R}^V_{r_{ij}} = \sum_c (\sum_{j: r_{ij} = c}
+    \alpha_{ij}) \mathbf{R}^V_c` (a scatter-add, then one matrix product).
+
     Args:
         channels: :math:`d`.
         heads: number of heads.
@@ -32,8 +38,8 @@ class TimeIntervalAttention(nn.Module):
 
     Shapes:
         - input: ``query``, ``key_value`` ``[B, T, d]``; ``allowed`` ``[B, T, T]`` bool;
-          ``pos_key``, ``pos_value`` ``[T, d]``; ``interval_key``, ``interval_value``
-          ``[B, T, T, d]``.
+          ``pos_key``, ``pos_value`` ``[T, d]``; ``intervals`` ``[B, T, T]`` int in
+          ``[0, k]``; ``interval_key``, ``interval_value`` ``[k + 1, d]`` tables.
         - output: ``[B, T, d]``.
     """
 
@@ -55,7 +61,8 @@ class TimeIntervalAttention(nn.Module):
             nn.init.zeros_(linear.bias)
 
     def forward(self, query: Tensor, key_value: Tensor, allowed: Tensor, pos_key: Tensor,
-                pos_value: Tensor, interval_key: Tensor, interval_value: Tensor) -> Tensor:
+                pos_value: Tensor, intervals: Tensor, interval_key: Tensor,
+                interval_value: Tensor) -> Tensor:
         h = self.heads
 
         def heads(x: Tensor) -> Tensor:  # [..., T, d] -> [..., h, T, d/h] (batch first kept)
@@ -65,13 +72,15 @@ class TimeIntervalAttention(nn.Module):
         k = heads(self.key(key_value))
         v = heads(self.value(key_value))
         pk, pv = heads(pos_key), heads(pos_value)             # [h, T, e]
-        rk = interval_key.unflatten(-1, (h, -1)).movedim(-2, 1)   # [B, h, T, T, e]
-        rv = interval_value.unflatten(-1, (h, -1)).movedim(-2, 1)
-        scores = (q @ (k + pk).transpose(-1, -2)
-                  + torch.einsum("bhie,bhije->bhij", q, rk)) / math.sqrt(q.size(-1))
+        rk, rv = heads(interval_key), heads(interval_value)   # [h, k+1, e]
+        index = intervals.unsqueeze(1).expand(-1, h, -1, -1)  # [B, h, T, T]
+        relative = torch.gather(q @ rk.transpose(-1, -2), -1, index)
+        scores = (q @ (k + pk).transpose(-1, -2) + relative) / math.sqrt(q.size(-1))
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
         weights = self.dropout(torch.softmax(scores, dim=-1))
-        out = weights @ (v + pv) + torch.einsum("bhij,bhije->bhie", weights, rv)
+        buckets = weights.new_zeros(*weights.shape[:-1], rk.size(-2))
+        buckets.scatter_add_(-1, index, weights)              # [B, h, T, k+1]
+        out = weights @ (v + pv) + buckets @ rv
         return out.transpose(1, 2).flatten(-2)
 
     def __repr__(self) -> str:
