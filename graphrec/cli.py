@@ -1,9 +1,14 @@
-"""Command line: ``python -m graphrec train --model lightgcn --dataset lastfm --root DIR``."""
+"""Command line: ``python -m graphrec train --model lightgcn --dataset lastfm --root DIR``.
+
+Under ``torchrun --nproc_per_node N -m graphrec train ...`` it trains data-parallel (DDP;
+gloo on CPU, NCCL on GPUs); rank 0 prints and writes the results.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     hyper.add_argument("--patience", type=int, help="evaluations without improvement")
     hyper.add_argument("--metric", help="validation metric for early stopping, e.g. ndcg@20")
     train.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, auto")
+    train.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
     train.add_argument("--checkpoint", default=None, help="save the best model here")
     train.add_argument("--output", default=None, help="results JSON path")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -91,6 +97,12 @@ def _load(args: argparse.Namespace):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    rank = 0
+    if "WORLD_SIZE" in os.environ:  # started by torchrun: data-parallel training
+        from graphrec.train.distributed import init_distributed, world
+
+        args.device = str(init_distributed())
+        rank = world()[0]
     dataset = _load(args)
     sequential = issubclass(MODELS[args.model], SequentialRecommender)
     # sequence models are evaluated leave-one-out (last item test, second last validation)
@@ -113,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, key) is not None:
             train_kwargs[key] = getattr(args, key)
     config = TrainConfig(**train_kwargs, seed=args.seed, device=args.device,
-                         checkpoint=args.checkpoint, progress=not args.quiet)
+                         checkpoint=args.checkpoint, progress=not args.quiet, amp=args.amp)
     evaluator = None
     if args.sampled is not None:
         evaluator = Evaluator(ks=config.ks, sampled_negatives=args.sampled, sample_seed=args.seed)
@@ -123,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                        "precision")
     summary = {k: round(v, 4) for k, v in results["test"].items()
                if k.removeprefix("sampled_").split("@")[0] in shown}
+    if rank > 0:  # every rank holds the same model and results; rank 0 reports
+        return 0
     print(json.dumps({"model": args.model, "dataset": args.dataset,
                       "epochs": results["epochs"], "best_epoch": results["best_epoch"],
                       "train_seconds": round(results["train_seconds"], 1), "test": summary}))
