@@ -7,9 +7,7 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import ITEM, USER
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
-from graphrec.nn.seq.attention_block import SelfAttentionBlock
 from graphrec.nn.seq.causal_attention import CausalSelfAttention
-from graphrec.nn.seq.mhc import expand_streams, merge_streams
 
 
 class SASRec(SequentialRecommender):
@@ -62,17 +60,11 @@ class SASRec(SequentialRecommender):
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
                          item_embedding, init_std)
-        self.num_blocks = num_blocks
-        self.mhc_expansion = mhc_expansion
         self.init_std = init_std
         self.position_embedding = nn.Embedding(maxlen, embedding_dim)
         self.input_dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList([
-            SelfAttentionBlock(CausalSelfAttention(embedding_dim, heads, dropout),
-                               embedding_dim, dropout, norm_first, mhc_expansion,
-                               sinkhorn_iterations)
-            for _ in range(num_blocks)])
-        self.final_norm = nn.LayerNorm(embedding_dim)
+        self.build_blocks(lambda: CausalSelfAttention(embedding_dim, heads, dropout), num_blocks,
+                          dropout, norm_first, mhc_expansion, sinkhorn_iterations)
         self.reset_parameters()
 
     @classmethod
@@ -91,13 +83,7 @@ class SASRec(SequentialRecommender):
         del times  # SASRec is order-aware only
         x = self.input_dropout(self.item_embedding(items) + self.position_embedding(positions))
         allowed = attention_mask(items)
-        if self.mhc_expansion:
-            x = expand_streams(x, self.mhc_expansion)
-        for block in self.blocks:
-            x = block(x, allowed)
-        if self.mhc_expansion:
-            x = merge_streams(x)
-        return self.final_norm(x)
+        return self.run_blocks(x, allowed)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "

@@ -11,6 +11,8 @@ from graphrec.graph.interactions import Interactions
 from graphrec.graph.sequences import PADDING, Sequences
 from graphrec.models.base import Recommender
 from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
+from graphrec.nn.seq.attention_block import SelfAttentionBlock
+from graphrec.nn.seq.mhc import expand_streams, merge_streams
 from graphrec.sampling.sequence_batches import SequenceBatch, SequenceBatches
 
 #: Training losses of sequence models (see :class:`SequentialRecommender`).
@@ -94,6 +96,30 @@ class SequentialRecommender(Recommender):
         """``[B, T]`` items (left-padded), ``[T]`` positions, ``[B, T]`` time steps ->
         ``[B, T, d]`` hidden states."""
         raise NotImplementedError
+
+    def build_blocks(self, attention: Callable[[], torch.nn.Module], num_blocks: int,
+                     dropout: float, norm_first: bool, mhc_expansion: int | None,
+                     sinkhorn_iterations: int) -> None:
+        """Sets ``blocks`` (``num_blocks`` :class:`~graphrec.nn.seq.SelfAttentionBlock` around
+        ``attention()`` layers) and the final layer norm that :meth:`run_blocks` uses."""
+        self.num_blocks = num_blocks
+        self.mhc_expansion = mhc_expansion
+        self.blocks = torch.nn.ModuleList([
+            SelfAttentionBlock(attention(), self.embedding_dim, dropout, norm_first,
+                               mhc_expansion, sinkhorn_iterations)
+            for _ in range(num_blocks)])
+        self.final_norm = torch.nn.LayerNorm(self.embedding_dim)
+
+    def run_blocks(self, x: Tensor, allowed: Tensor, **context: Tensor) -> Tensor:
+        """The blocks (over ``mhc_expansion`` streams when set, read out as their mean),
+        then the final layer norm."""
+        if self.mhc_expansion:
+            x = expand_streams(x, self.mhc_expansion)
+        for block in self.blocks:
+            x = block(x, allowed, **context)
+        if self.mhc_expansion:
+            x = merge_streams(x)
+        return self.final_norm(x)
 
     def train_batches(
         self, train: Interactions, batch_size: int, device: torch.device | str, seed: int

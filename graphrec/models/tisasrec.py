@@ -7,8 +7,6 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import ITEM, USER
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
-from graphrec.nn.seq.attention_block import SelfAttentionBlock
-from graphrec.nn.seq.mhc import expand_streams, merge_streams
 from graphrec.nn.seq.time_interval_attention import TimeIntervalAttention
 
 
@@ -61,21 +59,15 @@ class TiSASRec(SequentialRecommender):
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
                          item_embedding, init_std)
-        self.num_blocks = num_blocks
         self.time_span = time_span
-        self.mhc_expansion = mhc_expansion
         self.init_std = init_std
         self.position_key = nn.Embedding(maxlen, embedding_dim)
         self.position_value = nn.Embedding(maxlen, embedding_dim)
         self.interval_key = nn.Embedding(time_span + 1, embedding_dim)
         self.interval_value = nn.Embedding(time_span + 1, embedding_dim)
         self.dropout = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList([
-            SelfAttentionBlock(TimeIntervalAttention(embedding_dim, heads, dropout),
-                               embedding_dim, dropout, norm_first, mhc_expansion,
-                               sinkhorn_iterations)
-            for _ in range(num_blocks)])
-        self.final_norm = nn.LayerNorm(embedding_dim)
+        self.build_blocks(lambda: TimeIntervalAttention(embedding_dim, heads, dropout), num_blocks,
+                          dropout, norm_first, mhc_expansion, sinkhorn_iterations)
         self.reset_parameters()
 
     @classmethod
@@ -106,13 +98,7 @@ class TiSASRec(SequentialRecommender):
             "interval_value": self.dropout(self.interval_value.weight),
         }
         allowed = attention_mask(items)
-        if self.mhc_expansion:
-            x = expand_streams(x, self.mhc_expansion)
-        for block in self.blocks:
-            x = block(x, allowed, **context)
-        if self.mhc_expansion:
-            x = merge_streams(x)
-        return self.final_norm(x)
+        return self.run_blocks(x, allowed, **context)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "

@@ -127,7 +127,7 @@ def test_trains_through_the_one_trainer_and_beats_popularity(name, loss):
     model = MODELS[name](split, embedding_dim=16, maxlen=8, dropout=0.1, loss=loss,
                          num_negatives=10)
     evaluator = Evaluator(ks=(5,), metrics=("hit", "ndcg"))
-    trainer = Trainer(model, TrainConfig(epochs=12, batch_size=32, lr=1e-2, metric="ndcg@5",
+    trainer = Trainer(model, TrainConfig(epochs=8, batch_size=40, lr=1e-2, metric="ndcg@5",
                                          ks=(5,), device="cpu", progress=False, patience=0),
                       evaluator=evaluator)
     result = trainer.fit(train, valid)
