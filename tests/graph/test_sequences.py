@@ -114,7 +114,26 @@ def test_interaction_lines_loader_keeps_file_order(tmp_path):
 
 
 @pytest.mark.realdata
-def test_beauty_and_lastfm_tags(data_root):
+def test_lastfm_tags_are_first_tagging_sequences(data_root, lastfm):
+    tags = load_dataset("lastfm-tags", root=data_root)
+    tagged = lastfm.graph["user", "tagged", "item"]
+    num_items = lastfm.graph["item"].num_nodes
+    pairs = torch.unique(tagged.edge_index[0] * num_items + tagged.edge_index[1])
+    assert tags.summary()["num_users"] == lastfm.summary()["num_users"]
+    assert tags.summary()["num_interactions"] == pairs.numel()
+    sequences = Sequences.from_interactions(Interactions.from_graph(tags.graph))
+    user = int(torch.argmax(sequences.lengths()))
+    row = slice(int(sequences.indptr[user]), int(sequences.indptr[user + 1]))
+    times = sequences.times[row]
+    assert bool((times[1:] >= times[:-1]).all())
+    # each artist's time is the user's first tagging day of it
+    mine = tagged.edge_index[0] == user
+    for item, time in zip(sequences.items[row][:20].tolist(), times[:20].tolist(), strict=True):
+        assert time == int(tagged.time[mine & (tagged.edge_index[1] == item)].min())
+
+
+@pytest.mark.realdata
+def test_beauty(data_root):
     beauty = load_dataset("beauty", root=data_root)
     assert beauty.summary()["num_users"] == 22363
     assert beauty.summary()["num_items"] == 12101

@@ -191,3 +191,16 @@ def test_sampled_candidates_avoid_history_and_include_targets():
     row, item = train.rows(users)
     assert not finite[row, item].any()
     torch.testing.assert_close(out[finite], scores[finite])
+
+
+def test_amp_is_cuda_only_and_a_no_op_on_cpu():
+    split, (train, valid, _) = _cyclic(num_users=40)
+    losses = []
+    for amp in (False, True):
+        torch.manual_seed(0)
+        model = SASRec.from_graph(split.train, embedding_dim=8, maxlen=6)
+        trainer = Trainer(model, TrainConfig(epochs=2, batch_size=16, device="cpu", amp=amp,
+                                             progress=False, patience=0))
+        assert trainer.use_amp is False
+        losses.append([record["loss"] for record in trainer.fit(train).history])
+    assert losses[0] == losses[1]
