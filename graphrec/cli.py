@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     hyper.add_argument("--eval-every", type=int)
     hyper.add_argument("--patience", type=int, help="evaluations without improvement")
     hyper.add_argument("--metric", help="validation metric for early stopping, e.g. ndcg@20")
+    hyper.add_argument("--lr-decay", type=float,
+                       help="multiply the learning rate by this on a validation plateau (1: off)")
+    hyper.add_argument("--lr-patience", type=int,
+                       help="evaluations without improvement before the learning rate decays")
     train.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, auto")
     train.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
     train.add_argument("--checkpoint", default=None, help="save the best model here")
@@ -121,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if key not in model_kwargs:
                 raise SystemExit(f"--{flag} does not apply to model {args.model!r}")
             model_kwargs[key] = getattr(args, flag)
-    for key in ("lr", "batch_size", "epochs", "eval_every", "patience", "metric"):
+    for key in ("lr", "batch_size", "epochs", "eval_every", "patience", "metric", "lr_decay",
+                "lr_patience"):
         if getattr(args, key) is not None:
             train_kwargs[key] = getattr(args, key)
     config = TrainConfig(**train_kwargs, seed=args.seed, device=args.device,

@@ -60,6 +60,10 @@ class TrainConfig:
         max_seconds: stop after this much training time (optional).
         amp: compute the training loss under bfloat16 autocast on CUDA (no effect on
             other devices; bfloat16 needs no loss scaling).
+        lr_decay: on a validation plateau, multiply the learning rate by this factor
+            (``torch.optim.lr_scheduler.ReduceLROnPlateau`` on ``metric``); 1 disables it.
+        lr_patience: evaluations without improvement before the learning rate decays.
+        min_lr: the learning rate never decays below this.
     """
 
     epochs: int = 300
@@ -76,6 +80,9 @@ class TrainConfig:
     progress: bool = True
     max_seconds: float | None = None
     amp: bool = False
+    lr_decay: float = 1.0
+    lr_patience: int = 10
+    min_lr: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -124,6 +131,14 @@ class Trainer:
         self.optimizer = (torch.optim.Adam(params, lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
                           if params else None)
+        if not 0.0 < self.config.lr_decay <= 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1] (got {self.config.lr_decay})")
+        # plateau decay follows the early-stopping metric with the same notion of
+        # improvement (strictly better: threshold 0), so both read one signal
+        self.scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="max", factor=self.config.lr_decay,
+            patience=self.config.lr_patience, threshold=0.0, min_lr=self.config.min_lr)
+            if self.optimizer is not None and self.config.lr_decay < 1.0 else None)
         self.epoch = 0
 
     def fit(self, train: Interactions, valid: Interactions | None = None) -> TrainResult:
@@ -165,11 +180,14 @@ class Trainer:
                 raise FloatingPointError(f"training loss is {total} at epoch {epoch}")
             seconds = time.perf_counter() - epoch_start
             record: dict[str, Any] = {"epoch": epoch, "loss": total / max(count, 1),
-                                      "seconds": seconds}
+                                      "seconds": seconds,
+                                      "lr": self.optimizer.param_groups[0]["lr"]}
             if valid is not None and epoch % config.eval_every == 0:
                 evaluation = self.evaluator.evaluate(self.model, valid, exclude=train)
                 record["valid"] = evaluation.metrics
                 value = evaluation.metrics[config.metric]
+                if self.scheduler is not None:
+                    self.scheduler.step(value)
                 if result.best_metric is None or value > result.best_metric:
                     result.best_metric, result.best_epoch = value, epoch
                     best_state = copy.deepcopy(self.model.state_dict())
@@ -219,6 +237,7 @@ class Trainer:
         torch.save({
             "model": self.model.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "epoch": self.epoch,
             "config": self.config.to_dict(),
         }, path)
@@ -230,6 +249,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         if self.optimizer is not None and state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
 
 

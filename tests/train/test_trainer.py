@@ -70,3 +70,26 @@ def test_model_without_parameters_is_only_fitted():
     train, _ = _planted()
     result = Trainer(Popularity(80, 40), _config()).fit(train)
     assert result.history == [] and result.epochs_run == 0
+
+
+def test_learning_rate_decays_after_each_plateau_of_the_selection_metric():
+    train, valid = _planted()
+    config = _config(epochs=15, patience=0, lr=0.2, lr_decay=0.5, lr_patience=1)
+    result = Trainer(MF(80, 40, embedding_dim=8), config).fit(train, valid)
+    lrs = [r["lr"] for r in result.history]
+    # replay the rule: after lr_patience + 1 evaluations without a strictly better value
+    # the rate halves (then the count restarts)
+    expected, best, bad, lr = [], -1.0, 0, 0.2
+    for record in result.history:
+        expected.append(lr)
+        value = record["valid"]["recall@10"]
+        if value > best:
+            best, bad = value, 0
+        else:
+            bad += 1
+            if bad > 1:
+                lr, bad = lr * 0.5, 0
+    assert lrs == pytest.approx(expected)
+    assert min(lrs) < 0.2  # the planted data plateaus within 15 epochs at this rate
+    with pytest.raises(ValueError, match="lr_decay"):
+        Trainer(MF(80, 40, embedding_dim=8), _config(lr_decay=0.0))
