@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                         "with early stopping on validation NDCG@10)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (mean ± std)")
     parser.add_argument("--blocks", type=int, default=None, help="self-attention blocks")
+    parser.add_argument("--maxlen", type=int, default=None, help="input window length")
     parser.add_argument("--loss", choices=("ce", "bce", "sampled_softmax"), default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--dropout", type=float, default=None)
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 model_kwargs, train_kwargs = default_settings(registered)
             model_kwargs.update(extra)
             for flag, key, target in (("blocks", "num_blocks", model_kwargs),
+                                      ("maxlen", "maxlen", model_kwargs),
                                       ("loss", "loss", model_kwargs),
                                       ("dropout", "dropout", model_kwargs),
                                       ("lr", "lr", train_kwargs),

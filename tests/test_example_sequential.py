@@ -21,7 +21,7 @@ def test_example_beats_popularity_and_writes_table_json_plot(data_root, tmp_path
     output = tmp_path / "ml.json"
     report = _load_example().main([
         "--root", str(data_root), "--dataset", "movielens-100k",
-        "--models", "sasrec,popularity", "--epochs", "4", "--lr", "1e-2",
+        "--models", "sasrec,popularity", "--epochs", "4", "--lr", "1e-2", "--maxlen", "20",
         "--dropout", "0.2", "--device", "cpu", "--quiet", "--output", str(output)])
     results = json.loads(output.read_text())
     assert results["dataset"] == "movielens-100k" and results == json.loads(json.dumps(report))
