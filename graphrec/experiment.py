@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from graphrec.data.dataset import RecDataset
-from graphrec.eval.evaluator import EvalResult
+from graphrec.eval.evaluator import EvalResult, Evaluator
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import (
     Split,
@@ -60,6 +60,8 @@ def run_experiment(
     config: TrainConfig | None = None,
     split_name: str = "",
     cold_max_train: int = 5,
+    evaluator: Evaluator | None = None,
+    model: Recommender | None = None,
 ) -> tuple[Recommender, dict[str, Any]]:
     """Trains ``model_name`` on ``split.train``, early-stops on ``split.valid``, tests on
     ``split.test`` (training and validation items masked).
@@ -69,12 +71,17 @@ def run_experiment(
         ``best_epoch``, ``epochs``, ``train_seconds``, ``test`` (``"recall@20"``, ...) and
         ``test_cold``: the same metrics over cold users, those with at most
         ``cold_max_train`` training interactions (``test_cold_users`` of them).
+        ``evaluator`` (optional) replaces the trainer's default one (e.g. with the sampled
+        protocol of sequence models). ``model`` (optional) is trained instead of building
+        ``model_name`` (e.g. one composed around a shared item table); ``model_name`` then
+        only labels the results.
     """
     config = config or TrainConfig()
     model_kwargs = dict(model_kwargs or {})
     seed_everything(config.seed)  # the initial weights are part of what --seed fixes
-    model = build_model(model_name, split.train, **model_kwargs)
-    trainer = Trainer(model, config)
+    if model is None:
+        model = build_model(model_name, split.train, **model_kwargs)
+    trainer = Trainer(model, config, evaluator=evaluator)
     train = Interactions.from_graph(split.train)
     valid = None if split.valid is None else Interactions.from_graph(split.valid)
     fit: TrainResult = trainer.fit(train, valid)
@@ -127,6 +134,16 @@ _DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "lite_eiisrs": ({"embedding_dim": 64},
                     {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 1,
                      "patience": 20, **_PLATEAU_DECAY}),
+    # SASRec / TiSASRec (docs/sequential.md): full softmax cross-entropy, pre-LN; dropout, init
+    # and lr from short Beauty pilots (fastest early learning), not from converged runs
+    "sasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
+                "maxlen": 50, "loss": "ce", "init_std": 0.02},
+               {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
+                "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
+    "tisasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
+                  "maxlen": 50, "time_span": 256, "loss": "ce", "init_std": 0.02},
+                 {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
+                  "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
 }
 
 

@@ -42,3 +42,20 @@ def test_flags_that_do_not_apply_are_rejected(tmp_path):
     with pytest.raises(SystemExit, match="--layers does not apply"):
         main(["train", "--model", "mf", "--dataset", "tsv", "--path", str(data), "--has-weight",
               "--has-time", "--layers", "2"])
+
+
+@pytest.mark.parametrize("model, extra", [("sasrec", []), ("tisasrec", ["--mhc"])])
+def test_sequence_models_train_leave_one_out(tmp_path, model, extra):
+    data = tmp_path / "seq.txt"
+    data.write_text("".join(f"u{u} " + " ".join(f"i{(u + k) % 15}" for k in range(8)) + "\n"
+                            for u in range(20)))
+    output = tmp_path / "results.json"
+    code = main(["train", "--model", model, "--dataset", "sequence-file", "--path", str(data),
+                 "--epochs", "2", "--dim", "8", "--maxlen", "5", "--sampled", "10",
+                 "--device", "cpu", "--quiet", "--output", str(output), *extra])
+    assert code == 0
+    results = json.loads(output.read_text())
+    assert results["config"]["split"] == "loo"
+    assert results["dataset"]["num_test"] == 20 and results["test_users"] == 20
+    assert {"hit@10", "ndcg@10", "sampled_hit@10", "sampled_ndcg@10"} <= set(results["test"])
+    assert results["config"]["model_kwargs"].get("mhc_expansion") == (4 if extra else None)

@@ -21,6 +21,7 @@ from graphrec.data.io import locate, read_table, resolve_root
 from graphrec.data.lastfm import load_lastfm, load_lastfm_sociallgn
 from graphrec.data.lightgcn_format import load_lightgcn_lists
 from graphrec.data.movielens import load_movielens_100k
+from graphrec.data.sequences import load_beauty, load_lastfm_tags, load_sequence_lines
 
 
 def _lightgcn(root: str | Path | None = None, **kwargs: Any) -> RecDataset:
@@ -38,6 +39,19 @@ def _tsv(root: str | Path | None = None, *, path: str | Path | None = None,
     return load_delimited(path, **kwargs)
 
 
+def _sequence_file(root: str | Path | None = None, *, path: str | Path | None = None,
+                   format: str = "lines", **kwargs: Any) -> RecDataset:
+    path = path if path is not None else root
+    if path is None:
+        raise ValueError("load_dataset('sequence-file') needs path= (the sequence file)")
+    if format == "lines":
+        return load_sequence_lines(path, **kwargs)
+    if format == "interactions":
+        kwargs.setdefault("delimiter", None)
+        return load_delimited(path, in_time_order=True, **kwargs)
+    raise ValueError(f"format must be 'lines' or 'interactions' (got {format!r})")
+
+
 #: Registered names → loader(root, **kwargs).
 DATASETS: dict[str, Callable[..., RecDataset]] = {
     "lastfm": load_lastfm,
@@ -45,6 +59,9 @@ DATASETS: dict[str, Callable[..., RecDataset]] = {
     "lightgcn": _lightgcn,
     "movielens-100k": load_movielens_100k,
     "tsv": _tsv,
+    "beauty": load_beauty,
+    "lastfm-tags": load_lastfm_tags,
+    "sequence-file": _sequence_file,
 }
 
 
@@ -55,7 +72,11 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Re
     (:func:`load_lastfm_sociallgn`), ``lightgcn`` (:func:`load_lightgcn_lists`; ``root`` is
     the folder with ``train.txt``/``test.txt``), ``movielens-100k``
     (:func:`load_movielens_100k`), ``tsv`` (:func:`load_delimited`; pass ``path=`` and its
-    keyword options). ``root`` defaults to ``$GRAPHREC_DATA`` or ``~/.graphrec/data``;
+    keyword options), ``beauty`` (:func:`load_beauty`), ``lastfm-tags``
+    (:func:`load_lastfm_tags`), ``sequence-file`` (``path=``; ``format="lines"``: one line
+    per user, :func:`load_sequence_lines`; ``format="interactions"``: ``user item
+    [timestamp]`` lines in time order, whitespace separated, ``has_time=`` as
+    :func:`load_delimited`). ``root`` defaults to ``$GRAPHREC_DATA`` or ``~/.graphrec/data``;
     ``kwargs`` go to the loader (e.g. ``download=False``).
 
     Raises:
@@ -70,7 +91,8 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Re
 
 
 __all__ = [
-    "DATASETS", "DataFormatError", "DataNotFoundError", "RecDataset", "load_dataset",
-    "load_delimited", "load_lastfm", "load_lastfm_sociallgn", "load_lightgcn_lists",
-    "load_movielens_100k", "locate", "read_table", "resolve_root",
+    "DATASETS", "DataFormatError", "DataNotFoundError", "RecDataset", "load_beauty",
+    "load_dataset", "load_delimited", "load_lastfm", "load_lastfm_sociallgn", "load_lastfm_tags",
+    "load_lightgcn_lists", "load_movielens_100k", "load_sequence_lines", "locate", "read_table",
+    "resolve_root",
 ]

@@ -40,6 +40,7 @@ def load_delimited(
     has_weight: bool = False,
     has_time: bool = False,
     social_path: str | Path | None = None,
+    in_time_order: bool = False,
 ) -> RecDataset:
     """Interactions from a delimited text file: ``user item [weight] [timestamp]`` per line.
 
@@ -52,6 +53,9 @@ def load_delimited(
         social_path: optional file of ``user user`` pairs (directed ``follows`` edges), same
             delimiter and header convention. Users only found there become users without
             interactions.
+        in_time_order: the lines are in time order (the one-interaction-per-line sequence
+            format): the graph keeps each edge's line as ``order`` (the tie-break of equal
+            timestamps), and without a timestamp column ``time`` is the line's position.
 
     The columns are exactly those the flags announce: a file with more or fewer columns is
     an error (with file and line) rather than a guess. Raw ids are read as strings and kept
@@ -88,8 +92,12 @@ def load_delimited(
     if item_int is not None:
         items = item_int[0]
 
+    times = table.get("time")
+    if in_time_order and times is None:
+        times = np.arange(len(users), dtype=np.int64)
     graph = build_interaction_graph(
-        users, items, weights=table.get("weight"), times=table.get("time"), social=social)
+        users, items, weights=table.get("weight"), times=times, social=social,
+        keep_order=in_time_order)
     info = {"source": str(path), "user_ids": "int" if as_int is not None else "str",
             "item_ids": "int" if item_int is not None else "str"}
     return RecDataset(path.stem, graph, None, info)

@@ -87,7 +87,8 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True) -
         u.user   id|age|gender|occupation|zip code     '|' separated
 
     Graph: users and items indexed in ``u.user`` / ``u.item`` order (ids 1..n, so index =
-    id - 1); ``edge_weight`` = rating (1-5), ``time`` = unix timestamp.
+    id - 1); ``edge_weight`` = rating (1-5), ``time`` = unix timestamp, ``order`` = the
+    ``u.data`` row (the tie-break of equal timestamps when ratings are put in sequence).
 
     * ``graph['item'].name``: titles. ``graph['item'].x`` (21 columns): the 19 genre flags,
       the release year scaled to [0, 1] over the years present (1922 → 0, 1998 → 1), and a
@@ -142,7 +143,7 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True) -
     graph = build_interaction_graph(
         ratings["user"], ratings["item"], weights=ratings["rating"], times=ratings["timestamp"],
         user_ids=users["id"].tolist(), item_ids=items["id"].tolist(),
-        user_features=user_x, item_features=item_x)
+        user_features=user_x, item_features=item_x, keep_order=True)
     graph[ITEM].name = items["title"].tolist()
     info = {
         "source": str(folder),

@@ -11,6 +11,7 @@ from torch import Tensor
 from graphrec.eval.metrics import METRICS, ranking_metrics
 from graphrec.eval.ranking import mask_interactions, topk_items
 from graphrec.graph.interactions import Interactions
+from graphrec.sampling.negative import NegativeSampler
 
 
 @dataclass
@@ -47,10 +48,21 @@ class Evaluator:
     from the hit matrix. Users are processed in batches; everything stays on the scores'
     device.
 
+    ``exclude`` is also the history handed to the model (``model.scorer_from(exclude)``):
+    a sequence model reads each user's input sequence from it, so at test time (``exclude``
+    = training + validation) the validation item is the last input.
+
     Args:
         ks: cut-offs, e.g. ``(10, 20)``.
         metrics: names from :data:`graphrec.eval.metrics.METRICS`.
         batch_size: users per scoring batch (bounds memory: ``batch_size * num_items`` floats).
+        mask_history: mask the ``exclude`` items (default). ``False`` keeps them rankable
+            (repeat-consumption data) while still passing them to the model as history.
+        sampled_negatives: also compute the sampled protocol of SASRec's paper: each user's
+            targets ranked among this many items drawn uniformly from the items the user
+            never interacted with (not in ``exclude`` nor ``target``); its metrics are
+            reported as ``"sampled_<metric>@k"``. ``None`` (default): full ranking only.
+        sample_seed: seeds those draws (the same candidates for every model and epoch).
     """
 
     def __init__(
@@ -58,12 +70,20 @@ class Evaluator:
         ks: Sequence[int] = (10, 20),
         metrics: Sequence[str] = METRICS,
         batch_size: int = 1024,
+        mask_history: bool = True,
+        sampled_negatives: int | None = None,
+        sample_seed: int = 0,
     ) -> None:
         if not ks or min(ks) < 1:
             raise ValueError(f"ks must be positive cut-offs (got {ks})")
+        if sampled_negatives is not None and sampled_negatives < 1:
+            raise ValueError(f"sampled_negatives must be positive (got {sampled_negatives})")
         self.ks = tuple(sorted(set(int(k) for k in ks)))
         self.metrics = tuple(metrics)
         self.batch_size = batch_size
+        self.mask_history = mask_history
+        self.sampled_negatives = sampled_negatives
+        self.sample_seed = sample_seed
 
     @torch.no_grad()
     def evaluate(
@@ -89,7 +109,13 @@ class Evaluator:
         if hasattr(model, "eval"):
             model.eval()
         try:
-            scorer = model.scorer()
+            scorer = (model.scorer_from(exclude) if hasattr(model, "scorer_from")
+                       else model.scorer())
+            mask = exclude if self.mask_history else None
+            sampler = generator = None
+            if self.sampled_negatives is not None:
+                sampler = NegativeSampler(known_interactions(target, exclude))
+                generator = torch.Generator(device=target.device).manual_seed(self.sample_seed)
             degree = target.user_degree()
             requested = (torch.arange(target.num_users, device=target.device) if users is None
                          else torch.as_tensor(users, device=target.device))
@@ -102,12 +128,16 @@ class Evaluator:
                 scores = scorer(batch)
                 device = scores.device
                 batch = batch.to(device)
-                scores = mask_interactions(scores.float().clone(), batch, exclude)
-                top, _ = topk_items(scores, max(self.ks))
                 local_target = target.to(device)
-                hits = local_target.contains(batch.view(-1, 1), top)
-                values = ranking_metrics(hits, local_target.user_degree()[batch], self.ks,
-                                         self.metrics)
+                values = self._metrics(mask_interactions(scores.float().clone(), batch, mask),
+                                       batch, local_target)
+                if sampler is not None:
+                    negatives = sampler.sample(batch.to(target.device), self.sampled_negatives,
+                                               generator=generator).to(device)
+                    sampled = sampled_candidates(scores.float(), batch, local_target,
+                                                 negatives.view(batch.numel(), -1))
+                    values.update({f"sampled_{name}": value for name, value in
+                                   self._metrics(sampled, batch, local_target).items()})
                 for name, value in values.items():
                     sums[name] = sums.get(name, 0.0) + value.sum()
                     if keep_per_user:
@@ -116,8 +146,10 @@ class Evaluator:
             if was_training and hasattr(model, "train"):
                 model.train()
         count = int(eval_users.numel())
+        prefixes = ("",) if self.sampled_negatives is None else ("", "sampled_")
         metrics = {name: float(total) / count for name, total in sums.items()} if count else {
-            f"{name}@{k}": math.nan for name in self.metrics for k in self.ks}
+            f"{prefix}{name}@{k}": math.nan for prefix in prefixes for name in self.metrics
+            for k in self.ks}
         without_train = 0
         if train is not None and count:
             without_train = int((train.to(eval_users.device).user_degree()[eval_users] == 0).sum())
@@ -129,3 +161,31 @@ class Evaluator:
             per_user={k: torch.cat(v) for k, v in per_user.items()},
             users=eval_users.cpu() if keep_per_user else None,
         )
+
+    def _metrics(self, scores: Tensor, users: Tensor, target: Interactions) -> dict[str, Tensor]:
+        top, _ = topk_items(scores, max(self.ks))
+        hits = target.contains(users.view(-1, 1), top)
+        return ranking_metrics(hits, target.user_degree()[users], self.ks, self.metrics)
+
+
+def known_interactions(
+    target: Interactions, exclude: Interactions | Sequence[Interactions] | None
+) -> Interactions:
+    """Every interaction of ``target`` and ``exclude`` as one set (what sampled candidates
+    must avoid)."""
+    parts = [target] + ([] if exclude is None else
+                        [exclude] if isinstance(exclude, Interactions) else list(exclude))
+    edge_index = torch.cat([p.to(target.device).edge_index for p in parts], dim=1)
+    return Interactions(edge_index, target.num_users, target.num_items)
+
+
+def sampled_candidates(scores: Tensor, users: Tensor, target: Interactions,
+                       negatives: Tensor) -> Tensor:
+    """Scores restricted to each user's targets and sampled ``negatives`` ``[B, S]``; every
+    other item gets ``-inf``."""
+    out = torch.full_like(scores, float("-inf"))
+    rows = torch.arange(users.numel(), device=scores.device).unsqueeze(1)
+    out[rows, negatives] = scores[rows, negatives]
+    row, item = target.rows(users)
+    out[row, item] = scores[row, item]
+    return out

@@ -11,6 +11,7 @@ Layout of the returned graph::
     graph['user', 'interacts', 'item'].edge_index       # [2, E], sorted by (user, item)
     graph['user', 'interacts', 'item'].edge_weight      # [E] float, if weights were given
     graph['user', 'interacts', 'item'].time             # [E] int64, if timestamps were given
+    graph['user', 'interacts', 'item'].order            # [E] int64 first input row, if keep_order
     graph['item', 'rev_interacts', 'user'].edge_index   # the same E edges reversed, same order
     graph['user', 'follows', 'user'].edge_index         # [2, S], if social pairs were given
     graph['user'].x / graph['item'].x                   # node features, if given
@@ -116,6 +117,7 @@ def build_interaction_graph(
     user_features: np.ndarray | Tensor | None = None,
     item_features: np.ndarray | Tensor | None = None,
     keep_time: str = "first",
+    keep_order: bool = False,
 ) -> HeteroData:
     r"""Builds the interaction graph from raw ids.
 
@@ -134,6 +136,8 @@ def build_interaction_graph(
         keep_time: which timestamp a merged duplicate keeps, ``"first"`` (default: the
             moment the user first met the item, which is what sequence models order by)
             or ``"last"``.
+        keep_order: also store ``order``: each edge's first row in the input (int64), the
+            tie-break of equal timestamps when interactions are put in sequence (file order).
 
     Duplicate ``(user, item)`` interactions are merged into one edge: weights are
     summed, and the earliest (``keep_time="first"``) or latest timestamp is kept.
@@ -219,6 +223,12 @@ def build_interaction_graph(
         edge_time = torch.from_numpy(merged)
         graph[INTERACTS].time = edge_time
         graph[REV_INTERACTS].time = edge_time
+
+    if keep_order:
+        first_row = np.full(len(unique_key), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_row, inverse, np.arange(len(key), dtype=np.int64))
+        graph[INTERACTS].order = torch.from_numpy(first_row)
+        graph[REV_INTERACTS].order = graph[INTERACTS].order
 
     if social_index is not None:
         social_index = social_index[:, social_index[0] != social_index[1]]

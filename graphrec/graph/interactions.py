@@ -21,6 +21,9 @@ class Interactions:
         edge_index: ``[2, E]`` (user index, item index) pairs; duplicates are merged.
         num_users, num_items: sizes of the index spaces.
         edge_weight: optional ``[E]`` weights (kept aligned with the sorted pairs).
+        edge_time, edge_order: optional ``[E]`` timestamps and file rows (the graph's ``time``
+            and ``order``), kept aligned the same way; sequence models order by them
+            (:class:`~graphrec.graph.sequences.Sequences`).
 
     Attributes:
         indptr: ``[num_users + 1]`` row pointers; ``indices[indptr[u]:indptr[u+1]]`` are
@@ -36,6 +39,8 @@ class Interactions:
         num_users: int,
         num_items: int,
         edge_weight: Tensor | None = None,
+        edge_time: Tensor | None = None,
+        edge_order: Tensor | None = None,
     ) -> None:
         edge_index = torch.as_tensor(edge_index, dtype=torch.long)
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
@@ -53,6 +58,8 @@ class Interactions:
         unique[1:] = keys[1:] != keys[:-1]
         self.keys = keys[unique]
         self.edge_weight = None if edge_weight is None else edge_weight[order][unique]
+        self.edge_time = None if edge_time is None else edge_time[order][unique]
+        self.edge_order = None if edge_order is None else edge_order[order][unique]
         self.users = torch.div(self.keys, num_items, rounding_mode="floor")
         self.indices = self.keys - self.users * num_items
         counts = torch.bincount(self.users, minlength=num_users)
@@ -64,7 +71,7 @@ class Interactions:
         """The ``('user', 'interacts', 'item')`` edges of a graph (e.g. a split part)."""
         store = graph[INTERACTS]
         return cls(store.edge_index, graph[USER].num_nodes, graph[ITEM].num_nodes,
-                   store.get("edge_weight"))
+                   store.get("edge_weight"), store.get("time"), store.get("order"))
 
     @property
     def num_interactions(self) -> int:
@@ -113,7 +120,8 @@ class Interactions:
             return self
         out = object.__new__(Interactions)
         out.num_users, out.num_items = self.num_users, self.num_items
-        for name in ("keys", "users", "indices", "indptr", "edge_weight"):
+        for name in ("keys", "users", "indices", "indptr", "edge_weight", "edge_time",
+                     "edge_order"):
             value = getattr(self, name)
             setattr(out, name, None if value is None else value.to(device))
         return out

@@ -64,6 +64,18 @@ def split_by_edge_ids(
     )
 
 
+def sequence_rank(time: Tensor, order: Tensor | None = None) -> Tensor:
+    """Rank of each edge in the lexicographic ``(time, order)`` order (``order`` defaults
+    to edge order): the key that puts interactions in sequence, ties in time kept in file
+    order."""
+    index = (torch.arange(time.numel(), device=time.device) if order is None
+             else torch.sort(order, stable=True).indices)
+    index = index[torch.sort(time[index], stable=True).indices]
+    rank = torch.empty_like(index)
+    rank[index] = torch.arange(index.numel(), device=index.device)
+    return rank
+
+
 def _rank_within_user(user: Tensor, sort_key: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Orders edges by (user, sort_key); returns the order, each ordered edge's rank in
     its user's list, and each ordered edge's user degree."""
@@ -141,7 +153,9 @@ def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
     """Per user: last interaction to test, second last to validation, the rest to training.
 
     Args:
-        order: ``"time"`` orders by the ``time`` edge attribute (ties keep edge order);
+        order: ``"time"`` orders by the ``time`` edge attribute; ties follow the ``order``
+            attribute (file order, see ``build_interaction_graph(keep_order=True)``) when
+            present, else edge order;
             ``"edge"`` uses edge order (for sources whose file order is the time order
             and that were built with ``times`` = position).
 
@@ -151,7 +165,7 @@ def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
     if order == "time":
         if "time" not in graph[INTERACTS]:
             raise ValueError("leave_one_out(order='time') needs a 'time' edge attribute")
-        sort_key = graph[INTERACTS].time
+        sort_key = sequence_rank(graph[INTERACTS].time, graph[INTERACTS].get("order"))
     elif order == "edge":
         sort_key = torch.arange(graph[INTERACTS].edge_index.size(1))
     else:

@@ -10,7 +10,9 @@ from graphrec.models.lightgcn import LightGCN
 from graphrec.models.lite_eiisrs import LiteEIISRS
 from graphrec.models.mf import MF
 from graphrec.models.popularity import Popularity
+from graphrec.models.sasrec import SASRec
 from graphrec.models.sociallgn import SocialLGN
+from graphrec.models.tisasrec import TiSASRec
 
 MODELS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
@@ -18,6 +20,8 @@ MODELS: dict[str, type[Recommender]] = {
     "lightgcn": LightGCN,
     "sociallgn": SocialLGN,
     "lite_eiisrs": LiteEIISRS,
+    "sasrec": SASRec,
+    "tisasrec": TiSASRec,
 }
 
 
@@ -31,4 +35,4 @@ def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommende
 
 
 __all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "Popularity",
-           "Recommender", "SocialLGN", "build_model"]
+           "Recommender", "SASRec", "SocialLGN", "TiSASRec", "build_model"]

@@ -8,6 +8,9 @@
   the trainer before any epoch. Models without trainable parameters are done after it.
 - ``scorer() -> callable(users) -> [B, num_items]``: the evaluator's entry point; models
   precompute what all batches share (e.g. propagated embeddings) once per call.
+- ``scorer_from(history)``: the same, given the interactions known at scoring time (the
+  evaluator passes what it masks: training, plus validation at test time). Sequence models
+  build each user's input sequence from it; the default ignores it and calls ``scorer()``.
 - ``recommend(users, k, exclude=...)``: top-k items and scores, for people.
 """
 from __future__ import annotations
@@ -44,6 +47,12 @@ class Recommender(nn.Module):
     def scorer(self) -> Callable[[Tensor], Tensor]:
         raise NotImplementedError
 
+    def scorer_from(
+        self, history: Interactions | Sequence[Interactions] | None
+    ) -> Callable[[Tensor], Tensor]:
+        """The scorer given the interactions known when scoring (see the module docstring)."""
+        return self.scorer()
+
     @property
     def device(self) -> torch.device:
         for tensor in (*self.parameters(), *self.buffers()):
@@ -68,7 +77,7 @@ class Recommender(nn.Module):
             users = torch.as_tensor(users, dtype=torch.long, device=self.device).view(-1)
             if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
                 raise ValueError(f"user index out of range [0, {self.num_users})")
-            scores = self.scorer()(users).float().clone()
+            scores = self.scorer_from(exclude)(users).float().clone()
             return topk_items(mask_interactions(scores, users, exclude), k)
         finally:
             self.train(was_training)

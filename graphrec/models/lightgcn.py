@@ -8,6 +8,7 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import INTERACTS, ITEM, USER
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
+from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
 
 
 def bipartite_edge_index(user_item: Tensor, num_users: int) -> Tensor:
@@ -42,6 +43,9 @@ class LightGCN(EmbeddingRecommender):
         reg_weight: L2 weight on the batch's layer-0 embeddings.
         init_std: layer-0 embeddings start from :math:`\mathcal{N}(0, \sigma^2)`
             (0.1, as in the authors' code).
+        item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` holding the
+            items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
+            Without it, users and items share one table, as before.
     """
 
     def __init__(
@@ -55,12 +59,17 @@ class LightGCN(EmbeddingRecommender):
         residual_alpha: float = 0.0,
         reg_weight: float = 1e-4,
         init_std: float = 0.1,
+        item_embedding: ItemEmbedding | None = None,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
         self.init_std = init_std
-        self.embedding = nn.Embedding(num_users + num_items, embedding_dim)
+        self.item_embedding = item_embedding
+        check_shared_table(item_embedding, num_items, embedding_dim)
+        # with a shared item table, this table holds the users only
+        own_rows = num_users + (num_items if item_embedding is None else 0)
+        self.embedding = nn.Embedding(own_rows, embedding_dim)
         self.conv = LightGCNConv(normalize=normalize, alpha=residual_alpha)
         self.register_buffer("graph_edge_index", bipartite_edge_index(edge_index, num_users),
                              persistent=False)
@@ -77,6 +86,8 @@ class LightGCN(EmbeddingRecommender):
 
     def forward(self) -> tuple[Tensor, Tensor]:
         x0 = self.embedding.weight
+        if self.item_embedding is not None:
+            x0 = torch.cat([x0, self.item_embedding.weight])
         x, total = x0, x0
         for _ in range(self.num_layers):
             x = self.conv(x, self.graph_edge_index, x0=x0)
@@ -85,6 +96,8 @@ class LightGCN(EmbeddingRecommender):
         return out[: self.num_users], out[self.num_users:]
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+        if self.item_embedding is not None:
+            return self.embedding(users), self.item_embedding(items)
         return self.embedding(users), self.embedding(items + self.num_users)
 
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
 from graphrec.models.base import EmbeddingRecommender
+from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
 
 
 class MF(EmbeddingRecommender):
@@ -19,6 +20,8 @@ class MF(EmbeddingRecommender):
         reg_weight: L2 weight on the batch's factors (see
             :class:`~graphrec.models.base.EmbeddingRecommender`).
         init_std: factors start from :math:`\mathcal{N}(0, \sigma^2)`.
+        item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
+            factors (e.g. the table of a sequence model); it keeps its own values.
     """
 
     def __init__(
@@ -28,12 +31,14 @@ class MF(EmbeddingRecommender):
         embedding_dim: int = 64,
         reg_weight: float = 1e-4,
         init_std: float = 0.1,
+        item_embedding: ItemEmbedding | None = None,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
         self.embedding_dim = embedding_dim
         self.init_std = init_std
         self.user_embedding = nn.Embedding(num_users, embedding_dim)
-        self.item_embedding = nn.Embedding(num_items, embedding_dim)
+        self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
+        self.item_embedding = item_embedding or nn.Embedding(num_items, embedding_dim)
         self.reset_parameters()
 
     @classmethod
@@ -42,7 +47,8 @@ class MF(EmbeddingRecommender):
 
     def reset_parameters(self) -> None:
         nn.init.normal_(self.user_embedding.weight, std=self.init_std)
-        nn.init.normal_(self.item_embedding.weight, std=self.init_std)
+        if not self.shared_items:
+            nn.init.normal_(self.item_embedding.weight, std=self.init_std)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         return self.user_embedding.weight, self.item_embedding.weight
@@ -53,3 +59,4 @@ class MF(EmbeddingRecommender):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
                 f"embedding_dim={self.embedding_dim})")
+

@@ -6,8 +6,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from tqdm.auto import tqdm
 
 from graphrec.eval.evaluator import EvalResult, Evaluator
 from graphrec.graph.interactions import Interactions
+from graphrec.train.distributed import data_parallel_loss, world
 
 if TYPE_CHECKING:  # the models import the losses of this package: no runtime cycle
     from graphrec.models.base import Recommender
@@ -56,6 +58,8 @@ class TrainConfig:
         checkpoint: path to save the best model to (optional).
         progress: show tqdm progress bars.
         max_seconds: stop after this much training time (optional).
+        amp: compute the training loss under bfloat16 autocast on CUDA (no effect on
+            other devices; bfloat16 needs no loss scaling).
         lr_decay: on a validation plateau, multiply the learning rate by this factor
             (``torch.optim.lr_scheduler.ReduceLROnPlateau`` on ``metric``); 1 disables it.
         lr_patience: evaluations without improvement before the learning rate decays.
@@ -75,6 +79,7 @@ class TrainConfig:
     checkpoint: str | None = None
     progress: bool = True
     max_seconds: float | None = None
+    amp: bool = False
     lr_decay: float = 1.0
     lr_patience: int = 10
     min_lr: float = 0.0
@@ -102,6 +107,14 @@ class Trainer:
     ``config.metric``), stop after ``patience`` evaluations without improvement, and at
     the end restore the best weights. Models without trainable parameters are only
     ``fit``.
+
+    Inside a ``torch.distributed`` process group (``torchrun``; see
+    :func:`graphrec.train.distributed.init_distributed`) the loss is wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel`: every rank builds the same epoch of
+    batches (same seed), takes every ``world_size``-th batch (the epoch's last
+    ``len % world_size`` batches are left out so all ranks step together), and gradients are
+    averaged, so parameters stay identical on all ranks. Every rank evaluates (identical
+    results, identical early stopping); only rank 0 writes checkpoints and logs.
     """
 
     def __init__(self, model: Recommender, config: TrainConfig | None = None,
@@ -110,6 +123,10 @@ class Trainer:
         self.device = resolve_device(self.config.device)
         self.model = model.to(self.device)
         self.evaluator = evaluator or Evaluator(ks=self.config.ks)
+        self.rank, self.world_size = world()
+        self.loss_fn = (data_parallel_loss(self.model, self.device) if self.world_size > 1
+                        else self.model.loss)
+        self.use_amp = self.config.amp and self.device.type == "cuda"
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = (torch.optim.Adam(params, lr=self.config.lr,
                                            weight_decay=self.config.weight_decay)
@@ -146,10 +163,12 @@ class Trainer:
             # the running loss stays on the device: reading it back every step would
             # synchronise CUDA once per batch; the bar shows it every 50 steps
             running, count = torch.zeros((), device=self.device), 0
-            bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not config.progress)
+            bar = tqdm(self._shard(batches), desc=f"epoch {epoch}", leave=False,
+                       disable=not config.progress or self.rank > 0)
             for step, batch in enumerate(bar):
                 self.optimizer.zero_grad(set_to_none=True)
-                loss = self.model.loss(batch)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_amp):
+                    loss = self.loss_fn(batch)
                 loss.backward()
                 self.optimizer.step()
                 running += loss.detach() * len(batch)
@@ -173,13 +192,14 @@ class Trainer:
                     result.best_metric, result.best_epoch = value, epoch
                     best_state = copy.deepcopy(self.model.state_dict())
                     evals_since_best = 0
-                    if config.checkpoint:
+                    if config.checkpoint and self.rank == 0:
                         self.save_checkpoint(config.checkpoint)
                 else:
                     evals_since_best += 1
             result.history.append(record)
-            logger.info("epoch %d loss %.4f %.2fs %s", epoch, record["loss"], seconds,
-                        _format_metrics(record.get("valid", {})))
+            if self.rank == 0:
+                logger.info("epoch %d loss %.4f %.2fs %s", epoch, record["loss"], seconds,
+                            _format_metrics(record.get("valid", {})))
             elapsed = time.perf_counter() - start
             if config.patience and evals_since_best >= config.patience:
                 logger.info("early stop at epoch %d (best %d)", epoch, result.best_epoch)
@@ -192,6 +212,13 @@ class Trainer:
         if best_state is not None:
             self.model.load_state_dict(best_state)
         return result
+
+    def _shard(self, batches: Iterable[Any]) -> Iterable[Any]:
+        """This rank's share of an epoch's batches (all of them in a single process)."""
+        if self.world_size == 1:
+            return batches
+        steps = len(batches) // self.world_size * self.world_size
+        return islice(batches, self.rank, steps, self.world_size)
 
     def evaluate(
         self,

@@ -1,0 +1,100 @@
+"""A sequence model and a graph model trained together on one shared item table."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from graphrec.graph.interactions import Interactions
+from graphrec.models.base import EmbeddingRecommender, Recommender
+from graphrec.models.sequential import SequentialRecommender
+from graphrec.sampling.batches import PairBatch, PairBatches
+from graphrec.sampling.sequence_batches import SequenceBatch, SequenceBatches
+
+
+@dataclass
+class JointBatch:
+    """One sequence batch and one BPR batch, stepped together."""
+
+    sequence: SequenceBatch
+    pairs: PairBatch
+
+    def __len__(self) -> int:
+        return len(self.sequence)
+
+
+class JointBatches:
+    """An epoch of sequence batches, each paired with a BPR batch; the BPR batch size is
+    chosen so one epoch also covers every training interaction about once."""
+
+    def __init__(self, sequences: SequenceBatches, pairs: PairBatches) -> None:
+        self.sequences = sequences
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __iter__(self) -> Iterator[JointBatch]:
+        pair_iter = iter(self.pairs)
+        for sequence in self.sequences:
+            pairs = next(pair_iter, None)
+            if pairs is None:  # rounding left the BPR epoch one batch short: start another
+                pair_iter = iter(self.pairs)
+                pairs = next(pair_iter)
+            yield JointBatch(sequence, pairs)
+
+
+class JointRecommender(Recommender):
+    r"""Joint training of a sequence model and a graph model sharing one
+    :class:`~graphrec.nn.ItemEmbedding`:
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{\text{seq}} + \lambda\,\mathcal{L}_{\text{BPR}}
+
+    (the graph model's BPR loss with its own L2 term). Scores are the sequence model's, so
+    it is evaluated like one; the graph model only shapes the shared table.
+
+    Args:
+        sequence_model: e.g. :class:`~graphrec.models.SASRec`.
+        graph_model: e.g. :class:`~graphrec.models.LightGCN` built with the same
+            ``item_embedding``.
+        graph_weight: :math:`\lambda`.
+    """
+
+    def __init__(self, sequence_model: SequentialRecommender,
+                 graph_model: EmbeddingRecommender, graph_weight: float = 0.1) -> None:
+        super().__init__()
+        if sequence_model.item_embedding is not getattr(graph_model, "item_embedding", None):
+            raise ValueError("the two models must be built with the same ItemEmbedding")
+        self.sequence_model = sequence_model
+        self.graph_model = graph_model
+        self.graph_weight = graph_weight
+        self.num_users = sequence_model.num_users
+        self.num_items = sequence_model.num_items
+
+    def train_batches(self, train: Interactions, batch_size: int, device: torch.device | str,
+                      seed: int) -> JointBatches:
+        sequences = self.sequence_model.train_batches(train, batch_size, device, seed)
+        pair_size = -(-train.num_interactions // max(len(sequences), 1))
+        return JointBatches(sequences, PairBatches(train, batch_size=pair_size, device=device,
+                                                   seed=seed + 1))
+
+    def loss(self, batch: JointBatch) -> Tensor:
+        return (self.sequence_model.loss(batch.sequence)
+                + self.graph_weight * self.graph_model.loss(batch.pairs))
+
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        return self.sequence_model.scorer()
+
+    def scorer_from(self, history: Interactions | Sequence[Interactions] | None
+                    ) -> Callable[[Tensor], Tensor]:
+        return self.sequence_model.scorer_from(history)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.sequence_model}, {self.graph_model}, "
+                f"graph_weight={self.graph_weight})")
+
+
+__all__ = ["JointBatch", "JointBatches", "JointRecommender"]

@@ -1,0 +1,92 @@
+"""SASRec: self-attentive sequential recommendation."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+
+from graphrec.graph.build import ITEM, USER
+from graphrec.models.sequential import SequentialRecommender, attention_mask
+from graphrec.nn.item_embedding import ItemEmbedding
+from graphrec.nn.seq.causal_attention import CausalSelfAttention
+
+
+class SASRec(SequentialRecommender):
+    r"""SASRec, from `"Self-Attentive Sequential Recommendation"
+    <https://arxiv.org/abs/1808.09781>`_ (Kang & McAuley, ICDM 2018).
+
+    .. math::
+        \mathbf{H}^{(0)} = \mathrm{Dropout}(\mathbf{E}_{s} + \mathbf{P}), \qquad
+        \mathbf{H}^{(b)} = \mathrm{Block}_b(\mathbf{H}^{(b-1)}), \qquad
+        r_{t, j} = \mathrm{LN}(\mathbf{H}^{(B)})_t^\top \mathbf{e}_j
+
+    with :math:`\mathbf{E}_s` the embeddings of the input items (the shared
+    :class:`~graphrec.nn.ItemEmbedding`; zero at padding), :math:`\mathbf{P}` learned
+    position embeddings (position ``maxlen - 1`` is always the latest item), and
+    :class:`~graphrec.nn.seq.SelfAttentionBlock` blocks of
+    :class:`~graphrec.nn.seq.CausalSelfAttention` (``norm_first``: pre-LN, else the
+    authors' code layout; ``mhc_expansion``: mHC residuals). Losses and scoring: see
+    :class:`~graphrec.models.sequential.SequentialRecommender`.
+
+    Args:
+        num_users, num_items: index space sizes.
+        embedding_dim: :math:`d`.
+        num_blocks: number of blocks.
+        heads: attention heads.
+        dropout: dropout rate (embeddings, attention, blocks).
+        maxlen: input window length.
+        norm_first: pre-LN blocks (default) or the authors' layout.
+        mhc_expansion: ``None`` (plain residuals) or the mHC expansion rate (e.g. 4).
+        sinkhorn_iterations: mHC's Sinkhorn-Knopp rounds.
+        loss, num_negatives, item_embedding, init_std: see
+            :class:`~graphrec.models.sequential.SequentialRecommender`.
+    """
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        num_blocks: int = 2,
+        heads: int = 1,
+        dropout: float = 0.5,
+        maxlen: int = 50,
+        norm_first: bool = True,
+        mhc_expansion: int | None = None,
+        sinkhorn_iterations: int = 20,
+        loss: str = "ce",
+        num_negatives: int = 256,
+        item_embedding: ItemEmbedding | None = None,
+        init_std: float = 0.1,
+    ) -> None:
+        super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
+                         item_embedding, init_std)
+        self.init_std = init_std
+        self.position_embedding = nn.Embedding(maxlen, embedding_dim)
+        self.input_dropout = nn.Dropout(dropout)
+        self.build_blocks(lambda: CausalSelfAttention(embedding_dim, heads, dropout), num_blocks,
+                          dropout, norm_first, mhc_expansion, sinkhorn_iterations)
+        self.reset_parameters()
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, **kwargs) -> SASRec:
+        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, **kwargs)
+
+    def reset_parameters(self) -> None:
+        if not self.shared_items:
+            self.item_embedding.reset_parameters()
+        nn.init.normal_(self.position_embedding.weight, std=self.init_std)
+        for block in self.blocks:
+            block.reset_parameters()
+        self.final_norm.reset_parameters()
+
+    def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
+        del times  # SASRec is order-aware only
+        x = self.input_dropout(self.item_embedding(items) + self.position_embedding(positions))
+        allowed = attention_mask(items)
+        return self.run_blocks(x, allowed)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
+                f"embedding_dim={self.embedding_dim}, num_blocks={self.num_blocks}, "
+                f"maxlen={self.maxlen}, loss={self.loss_name!r}, "
+                f"mhc_expansion={self.mhc_expansion})")

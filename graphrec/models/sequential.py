@@ -1,0 +1,174 @@
+"""What every next-item (sequence) model shares: batches, losses and history scoring."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from graphrec.graph.interactions import Interactions
+from graphrec.graph.sequences import PADDING, Sequences
+from graphrec.models.base import Recommender
+from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
+from graphrec.nn.seq.attention_block import SelfAttentionBlock
+from graphrec.nn.seq.mhc import expand_streams, merge_streams
+from graphrec.sampling.sequence_batches import SequenceBatch, SequenceBatches
+
+#: Training losses of sequence models (see :class:`SequentialRecommender`).
+LOSSES = ("ce", "bce", "sampled_softmax")
+
+
+def attention_mask(items: Tensor) -> Tensor:
+    """``[B, T, T]`` bool: query ``i`` may attend to key ``j`` iff ``j <= i`` and ``j`` is an
+    item. A padding query attends to itself only (its output is never read), so no row is
+    empty and no padding key ever reaches an item's representation."""
+    length = items.size(1)
+    causal = torch.ones(length, length, dtype=torch.bool, device=items.device).tril()
+    is_item = (items != PADDING).unsqueeze(1)
+    diagonal = torch.eye(length, dtype=torch.bool, device=items.device)
+    return causal & (is_item | diagonal)
+
+
+class SequentialRecommender(Recommender):
+    r"""Base of next-item models: ``encode(items, positions, times) -> [B, T, d]`` hidden
+    states; the score of item :math:`j` after position :math:`t` is
+    :math:`\mathbf{h}_t^\top \mathbf{e}_j` with :math:`\mathbf{E}` the (shareable)
+    :class:`~graphrec.nn.ItemEmbedding`.
+
+    Training (through the one :class:`~graphrec.train.Trainer`): ``train_batches`` gives
+    :class:`~graphrec.sampling.SequenceBatches` (one window per user), ``loss`` reads only
+    positions whose target is an item (padding never reaches it):
+
+    * ``"ce"``: full softmax cross-entropy over all items,
+      :math:`-\log \frac{\exp(\mathbf{h}_t^\top\mathbf{e}_{y})}{\sum_j
+      \exp(\mathbf{h}_t^\top\mathbf{e}_j)}`.
+    * ``"bce"``: the paper's binary cross-entropy with one negative per position drawn from
+      the user's non-interacted items, :math:`-\log\sigma(s_y) - \log(1 - \sigma(s_{n}))`.
+    * ``"sampled_softmax"``: softmax over the target and ``num_negatives`` items shared by
+      the batch, drawn from the training item frequency :math:`q`, with the logQ correction
+      :math:`s_j - \log q_j` on every candidate (Yi et al., RecSys 2019); a negative equal
+      to the target is masked.
+
+    Scoring (through the one :class:`~graphrec.eval.Evaluator`): ``scorer_from(history)``
+    orders each user's ``history`` interactions by time (training, plus validation at test
+    time), takes the last ``maxlen`` as input and scores all items from the last hidden
+    state.
+
+    Args:
+        num_users, num_items: index space sizes.
+        embedding_dim: :math:`d`.
+        maxlen: input window length.
+        loss: one of :data:`LOSSES`.
+        num_negatives: negatives of ``"sampled_softmax"``.
+        item_embedding: an :class:`~graphrec.nn.ItemEmbedding` to share (e.g. a trained
+            LightGCN's); a new one (``init_std``) otherwise.
+        init_std: initial standard deviation of a new item table.
+    """
+
+    uses_time = False
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        maxlen: int = 50,
+        loss: str = "ce",
+        num_negatives: int = 256,
+        item_embedding: ItemEmbedding | None = None,
+        init_std: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES} (got {loss!r})")
+        self.num_users = num_users
+        self.num_items = num_items
+        self.embedding_dim = embedding_dim
+        self.maxlen = maxlen
+        self.loss_name = loss
+        self.num_negatives = num_negatives
+        self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
+        self.item_embedding = item_embedding or ItemEmbedding(num_items, embedding_dim,
+                                                              init_std)
+
+    def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
+        """``[B, T]`` items (left-padded), ``[T]`` positions, ``[B, T]`` time steps ->
+        ``[B, T, d]`` hidden states."""
+        raise NotImplementedError
+
+    def build_blocks(self, attention: Callable[[], torch.nn.Module], num_blocks: int,
+                     dropout: float, norm_first: bool, mhc_expansion: int | None,
+                     sinkhorn_iterations: int) -> None:
+        """Sets ``blocks`` (``num_blocks`` :class:`~graphrec.nn.seq.SelfAttentionBlock` around
+        ``attention()`` layers) and the final layer norm that :meth:`run_blocks` uses."""
+        self.num_blocks = num_blocks
+        self.mhc_expansion = mhc_expansion
+        self.blocks = torch.nn.ModuleList([
+            SelfAttentionBlock(attention(), self.embedding_dim, dropout, norm_first,
+                               mhc_expansion, sinkhorn_iterations)
+            for _ in range(num_blocks)])
+        self.final_norm = torch.nn.LayerNorm(self.embedding_dim)
+
+    def run_blocks(self, x: Tensor, allowed: Tensor, **context: Tensor) -> Tensor:
+        """The blocks (over ``mhc_expansion`` streams when set, read out as their mean),
+        then the final layer norm."""
+        if self.mhc_expansion:
+            x = expand_streams(x, self.mhc_expansion)
+        for block in self.blocks:
+            x = block(x, allowed, **context)
+        if self.mhc_expansion:
+            x = merge_streams(x)
+        return self.final_norm(x)
+
+    def train_batches(
+        self, train: Interactions, batch_size: int, device: torch.device | str, seed: int
+    ) -> SequenceBatches:
+        negatives = {"ce": "none", "bce": "user", "sampled_softmax": "shared"}[self.loss_name]
+        return SequenceBatches(train, self.maxlen, batch_size, negatives=negatives,
+                               num_negatives=self.num_negatives, device=device, seed=seed)
+
+    def loss(self, batch: SequenceBatch) -> Tensor:
+        hidden = self.encode(batch.items, batch.positions, batch.times)
+        valid = batch.targets != PADDING
+        hidden, targets = hidden[valid], batch.targets[valid]
+        table = self.item_embedding.weight
+        if self.loss_name == "ce":
+            return F.cross_entropy(hidden @ table.t(), targets)
+        positive = (hidden * table[targets]).sum(-1)
+        if self.loss_name == "bce":
+            negative = (hidden * table[batch.negatives[valid]]).sum(-1)
+            return (F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive))
+                    + F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative)))
+        log_q = batch.log_q
+        negative = hidden @ table[batch.negatives].t() - log_q[batch.negatives]
+        negative = negative.masked_fill(targets.unsqueeze(1) == batch.negatives.unsqueeze(0),
+                                        float("-inf"))
+        logits = torch.cat([(positive - log_q[targets]).unsqueeze(1), negative], dim=1)
+        return F.cross_entropy(logits, torch.zeros_like(targets))
+
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        raise ValueError(f"{type(self).__name__} scores from each user's history: use "
+                         "scorer_from(history) (the evaluator and recommend do)")
+
+    def scorer_from(
+        self, history: Interactions | Sequence[Interactions] | None
+    ) -> Callable[[Tensor], Tensor]:
+        if history is None:
+            raise ValueError(f"{type(self).__name__} needs the users' history to score")
+        parts = [history] if isinstance(history, Interactions) else list(history)
+        sequences = Sequences.from_interactions([p.to(self.device) for p in parts])
+        times = sequences.scaled_times() if self.uses_time else None
+        table_t = self.item_embedding.weight.t()
+        maxlen = self.maxlen
+
+        def score(users: Tensor) -> Tensor:
+            items = sequences.window(users, maxlen)
+            width = max(int((items != PADDING).sum(1).max()), 1)
+            items = items[:, maxlen - width:]
+            steps = (sequences.window(users, maxlen, values=times)[:, maxlen - width:]
+                     .clamp(min=0) if times is not None else torch.zeros_like(items))
+            positions = torch.arange(maxlen - width, maxlen, device=items.device)
+            return self.encode(items, positions, steps)[:, -1] @ table_t
+
+        return score

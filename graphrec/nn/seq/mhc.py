@@ -1,0 +1,140 @@
+"""Manifold-constrained hyper-connections (mHC): a widened, doubly-stochastic residual."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+def sinkhorn_knopp(logits: Tensor, iterations: int = 20) -> Tensor:
+    r"""Projects ``[..., n, n]`` logits onto (approximately) doubly stochastic matrices:
+    :math:`\mathbf{M}^{(0)} = \exp(\mathbf{L})`, then ``iterations`` rounds of row then
+    column normalisation (Sinkhorn & Knopp, 1967). After the last round columns sum to 1
+    exactly and rows to within the method's (geometric) convergence.
+
+    The maximum is subtracted before ``exp`` (it cancels in the normalisations) so large
+    logits do not overflow.
+    """
+    matrix = torch.exp(logits - logits.amax(dim=(-2, -1), keepdim=True))
+    for _ in range(iterations):
+        matrix = matrix / matrix.sum(dim=-1, keepdim=True)
+        matrix = matrix / matrix.sum(dim=-2, keepdim=True)
+    return matrix
+
+
+class MHCResidual(nn.Module):
+    r"""The mHC residual of one sub-layer :math:`\mathcal{F}`, from `"mHC:
+    Manifold-Constrained Hyper-Connections" <https://arxiv.org/abs/2512.24880>`_
+    (DeepSeek-AI, 2025).
+
+    The residual stream is widened to :math:`n` copies, :math:`\mathbf{x}_l \in
+    \mathbb{R}^{n \times d}` per token, and
+
+    .. math::
+        \mathbf{x}_{l+1} = \mathcal{H}^{res}_l \mathbf{x}_l +
+        \mathcal{H}^{post\,\top}_l \mathcal{F}(\mathcal{H}^{pre}_l \mathbf{x}_l)
+
+    with maps computed per token from :math:`\tilde{\mathbf{x}} =
+    \mathrm{RMSNorm}(\mathrm{vec}(\mathbf{x}_l))`:
+
+    .. math::
+        \mathcal{H}^{pre} = \sigma(\alpha^{pre} \tilde{\mathbf{x}}\varphi^{pre} + \mathbf{b}^{pre}),
+        \quad
+        \mathcal{H}^{post} = 2\sigma(\alpha^{post} \tilde{\mathbf{x}}\varphi^{post} +
+        \mathbf{b}^{post}),
+        \quad
+        \mathcal{H}^{res} = \mathrm{SinkhornKnopp}(\alpha^{res}
+        \mathrm{mat}(\tilde{\mathbf{x}}\varphi^{res}) + \mathbf{B}^{res})
+
+    :math:`\mathcal{H}^{pre} \in \mathbb{R}^{1\times n}` reads the sub-layer input from the
+    streams, :math:`\mathcal{H}^{post} \in \mathbb{R}^{1\times n}` writes its output back
+    (both non-negative), :math:`\mathcal{H}^{res} \in \mathbb{R}^{n\times n}` is doubly
+    stochastic (so the stream's mean is preserved and its norm cannot grow).
+
+    Initialisation (graphrec's choice, documented because the paper's is not fully
+    specified): :math:`\alpha = 0.01`, :math:`\varphi` Xavier, :math:`\mathbf{b}^{pre} =
+    \sigma^{-1}(1/n)` (the input is the streams' mean), :math:`\mathbf{b}^{post} = 0`
+    (:math:`\mathcal{H}^{post} = 1`), :math:`\mathbf{B}^{res} = 0` (uniform mixing:
+    the streams start as equal copies, so it is the identity on them; a near-permutation
+    start would slow Sinkhorn-Knopp's convergence, which is geometric with the matrix's
+    second singular value). With :math:`\mathcal{H}^{res} = \mathbf{I}`,
+    :math:`\mathcal{H}^{pre} = \mathbf{1}/n`, :math:`\mathcal{H}^{post} = \mathbf{1}` and
+    equal streams the block is the plain residual :math:`\mathbf{x} + \mathcal{F}(\mathbf{x})`
+    (tested). A model widens its input with :func:`expand_streams` and reads out the
+    mean of the streams with :func:`merge_streams`.
+
+    Args:
+        channels: :math:`d`.
+        expansion: :math:`n` (default 4).
+        sinkhorn_iterations: rounds of :func:`sinkhorn_knopp` (default 20).
+
+    Shapes:
+        - input: ``x`` ``[*, n, d]`` and a callable ``[*, d] -> [*, d]``.
+        - output: ``[*, n, d]``.
+    """
+
+    def __init__(self, channels: int, expansion: int = 4, sinkhorn_iterations: int = 20) -> None:
+        super().__init__()
+        self.channels = channels
+        self.expansion = expansion
+        self.sinkhorn_iterations = sinkhorn_iterations
+        n = expansion
+        self.norm = nn.RMSNorm(n * channels)
+        self.phi = nn.Linear(n * channels, n + n + n * n, bias=False)
+        self.alpha = nn.Parameter(torch.empty(3))
+        self.bias_pre = nn.Parameter(torch.empty(n))
+        self.bias_post = nn.Parameter(torch.empty(n))
+        self.bias_res = nn.Parameter(torch.empty(n, n))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        n = self.expansion
+        self.norm.reset_parameters()
+        nn.init.xavier_uniform_(self.phi.weight)
+        nn.init.constant_(self.alpha, 0.01)
+        nn.init.constant_(self.bias_pre, float(torch.logit(torch.tensor(1.0 / n))) if n > 1
+                          else 10.0)
+        nn.init.zeros_(self.bias_post)
+        nn.init.zeros_(self.bias_res)
+
+    def maps(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(H_pre [*, n], H_post [*, n], H_res [*, n, n])`` for streams ``x`` ``[*, n, d]``."""
+        n = self.expansion
+        projected = self.phi(self.norm(x.flatten(-2)))
+        pre, post, res = projected.split([n, n, n * n], dim=-1)
+        h_pre = torch.sigmoid(self.alpha[0] * pre + self.bias_pre)
+        h_post = 2.0 * torch.sigmoid(self.alpha[1] * post + self.bias_post)
+        res = self.alpha[2] * res.unflatten(-1, (n, n)) + self.bias_res
+        h_res = sinkhorn_knopp(res.float(), self.sinkhorn_iterations).to(x.dtype)
+        return h_pre, h_post, h_res
+
+    def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
+        h_pre, h_post, h_res = self.maps(x)
+        return mhc_combine(x, sublayer, h_pre, h_post, h_res)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.channels}, expansion={self.expansion}, "
+                f"sinkhorn_iterations={self.sinkhorn_iterations})")
+
+
+def mhc_combine(x: Tensor, sublayer: Callable[[Tensor], Tensor], h_pre: Tensor, h_post: Tensor,
+                h_res: Tensor) -> Tensor:
+    r""":math:`\mathcal{H}^{res}\mathbf{x} + \mathcal{H}^{post\top}
+    \mathcal{F}(\mathcal{H}^{pre}\mathbf{x})` for given maps (``x`` ``[*, n, d]``)."""
+    sub_in = (h_pre.unsqueeze(-1) * x).sum(-2)
+    sub_out = sublayer(sub_in)
+    return h_res @ x + h_post.unsqueeze(-1) * sub_out.unsqueeze(-2)
+
+
+def expand_streams(x: Tensor, expansion: int) -> Tensor:
+    """``[*, d] -> [*, n, d]``: ``n`` copies of the stream."""
+    return x.unsqueeze(-2).expand(*x.shape[:-1], expansion, x.size(-1)).contiguous()
+
+
+def merge_streams(x: Tensor) -> Tensor:
+    """``[*, n, d] -> [*, d]``: the mean of the streams."""
+    return x.mean(-2)
+
+
+__all__ = ["MHCResidual", "expand_streams", "merge_streams", "mhc_combine", "sinkhorn_knopp"]
