@@ -9,6 +9,8 @@ from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.lite_eiisrs import LiteEIISRS
 from graphrec.models.mf import MF
+from graphrec.models.pinsage import PinSAGE
+from graphrec.models.pixie import Pixie
 from graphrec.models.popularity import Popularity
 from graphrec.models.sociallgn import SocialLGN
 
@@ -18,6 +20,8 @@ MODELS: dict[str, type[Recommender]] = {
     "lightgcn": LightGCN,
     "sociallgn": SocialLGN,
     "lite_eiisrs": LiteEIISRS,
+    "pinsage": PinSAGE,
+    "pixie": Pixie,
 }
 
 
@@ -30,5 +34,6 @@ def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommende
     return model_class.from_graph(train_graph, **kwargs)
 
 
-__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "Popularity",
+__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "PinSAGE", "Pixie",
+           "Popularity",
            "Recommender", "SocialLGN", "build_model"]

@@ -8,6 +8,8 @@
   the trainer before any epoch. Models without trainable parameters are done after it.
 - ``scorer() -> callable(users) -> [B, num_items]``: the evaluator's entry point; models
   precompute what all batches share (e.g. propagated embeddings) once per call.
+- ``item_scorer() -> callable(items) -> [B, num_items]``: item-to-item scores, for
+  related-item evaluation (optional).
 - ``recommend(users, k, exclude=...)``: top-k items and scores, for people.
 """
 from __future__ import annotations
@@ -43,6 +45,11 @@ class Recommender(nn.Module):
 
     def scorer(self) -> Callable[[Tensor], Tensor]:
         raise NotImplementedError
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """``items -> [B, num_items]`` item-to-item scores (related items of a query item),
+        for :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator`."""
+        raise NotImplementedError(f"{type(self).__name__} has no item-to-item scores")
 
     @property
     def device(self) -> torch.device:
@@ -126,3 +133,9 @@ class EmbeddingRecommender(Recommender):
         user_emb, item_emb = self()
         item_t = item_emb.t().contiguous()
         return lambda users: user_emb[users.to(user_emb.device)] @ item_t
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """Inner products of the final item embeddings."""
+        _, item_emb = self()
+        item_t = item_emb.t().contiguous()
+        return lambda items: item_emb[items.to(item_emb.device)] @ item_t

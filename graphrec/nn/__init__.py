@@ -1,4 +1,4 @@
 """Importable layers."""
-from graphrec.nn.conv import LightGCNConv, SocialConv
+from graphrec.nn.conv import LightGCNConv, PinSAGEConv, SocialConv
 
-__all__ = ["LightGCNConv", "SocialConv"]
+__all__ = ["LightGCNConv", "PinSAGEConv", "SocialConv"]

@@ -1,5 +1,6 @@
 """Graph convolution layers, one per file."""
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
+from graphrec.nn.conv.pinsage_conv import PinSAGEConv
 from graphrec.nn.conv.social_conv import SocialConv
 
-__all__ = ["LightGCNConv", "SocialConv"]
+__all__ = ["LightGCNConv", "PinSAGEConv", "SocialConv"]
