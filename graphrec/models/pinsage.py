@@ -96,7 +96,9 @@ class ItemInput(nn.Module):
         if self.id_embedding is not None:
             nn.init.normal_(self.id_embedding.weight, std=0.1)
 
-    def forward(self, items: Tensor) -> Tensor:
+    def forward(self, items: Tensor, drop_id: Tensor | None = None) -> Tensor:
+        """``[len(items), d]``; ``drop_id`` (boolean, like ``items``) treats those items as
+        cold: their id embedding is left out."""
         out = 0
         if self.lin is not None:
             out = out + self.lin(self.x[items])
@@ -104,7 +106,10 @@ class ItemInput(nn.Module):
             out = out + self.tag_embedding(self.tag_index[items],
                                            per_sample_weights=self.tag_weight[items])
         if self.id_embedding is not None:
-            out = out + self.id_embedding(items) * self.warm[items]
+            mask = self.warm[items]
+            if drop_id is not None:
+                mask = mask * (~drop_id).unsqueeze(1).to(mask.dtype)
+            out = out + self.id_embedding(items) * mask
         return out
 
 
@@ -163,6 +168,12 @@ class PinSAGE(Recommender):
       negatives per query (the paper adds one per epoch); ``curriculum=False`` uses
       ``max_hard`` from the start, ``max_hard=0`` none. The batches count the epochs.
 
+    * Cold-start dropout (graphrec's addition, after DropoutNet, `Volkovs et al., NeurIPS
+      2017 <https://papers.nips.cc/paper/7081-dropoutnet>`_): in each batch every item of
+      the computation graph is, with probability ``cold_dropout``, embedded as an item
+      without interactions is at inference (features only: no id embedding, no
+      neighbours), so feature-only items land in the same space as the others.
+
     Inference: every item's embedding layer by layer over the whole catalogue with the
     neighbourhoods of the full training graph (each item computed once per layer);
     item-to-item scores are exact inner products (:meth:`similar_items` can use faiss);
@@ -186,6 +197,8 @@ class PinSAGE(Recommender):
         hard_pool: pool of hard negatives kept per item.
         margin: :math:`\Delta`.
         num_folds: positive folds (see above).
+        cold_dropout: probability that an item of a training batch's computation graph is
+            embedded as a cold item (see below).
         seed: seeds folds, walks and pair sampling.
     """
 
@@ -213,6 +226,7 @@ class PinSAGE(Recommender):
         hard_pool: int = 32,
         margin: float = 0.1,
         num_folds: int = 5,
+        cold_dropout: float = 0.1,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -240,6 +254,7 @@ class PinSAGE(Recommender):
         self.hard_ranks, self.hard_walks = hard_ranks, hard_walks
         self.hard_walk_length, self.hard_pool = hard_walk_length, hard_pool
         self.margin, self.num_folds, self.seed = margin, num_folds, seed
+        self.cold_dropout = cold_dropout
         self.register_buffer("hard_negatives", torch.empty(0, 0, dtype=torch.long),
                              persistent=False)
         self.full_sampler: MultiHopSampler | None = None
@@ -295,11 +310,23 @@ class PinSAGE(Recommender):
         return torch.cat(pools)
 
     # --------------------------------------------------------------------- embeddings
-    def embed_subgraph(self, subgraph: SampledSubgraph) -> Tensor:
-        """Embeddings ``[num_targets, d]`` of a sampled computation graph's targets."""
-        h = self.input(subgraph.nodes)
+    def embed_subgraph(self, subgraph: SampledSubgraph, cold: Tensor | None = None) -> Tensor:
+        """Embeddings ``[num_targets, d]`` of a sampled computation graph's targets.
+
+        ``cold`` (boolean over ``subgraph.nodes``) embeds those items as an item without
+        interactions is embedded at inference: no id embedding, no edges to or from them
+        (the remaining weights of a target are renormalised to sum to 1)."""
+        h = self.input(subgraph.nodes, cold)
         for conv, hop in zip(self.convs, subgraph.hops, strict=True):
-            h = conv((h[:hop.num_src], h[:hop.num_dst]), hop.edge_index, hop.edge_weight)
+            edge_index, edge_weight = hop.edge_index, hop.edge_weight
+            if cold is not None:
+                keep = ~(cold[edge_index[0]] | cold[edge_index[1]])
+                edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
+                total = torch.zeros(hop.num_dst, dtype=edge_weight.dtype,
+                                    device=edge_weight.device).index_add_(
+                                        0, edge_index[1], edge_weight)
+                edge_weight = edge_weight / total[edge_index[1]].clamp(min=1e-12)
+            h = conv((h[:hop.num_src], h[:hop.num_dst]), edge_index, edge_weight)
         return h
 
     def forward(self) -> Tensor:
@@ -324,7 +351,11 @@ class PinSAGE(Recommender):
         return ItemPairBatches(self, batch_size, seed)
 
     def loss(self, batch: ItemPairBatch) -> Tensor:
-        z = self.embed_subgraph(batch.subgraph)[batch.subgraph.target_index]
+        cold = None
+        if self.cold_dropout > 0:
+            nodes = batch.subgraph.nodes
+            cold = torch.rand(nodes.shape, device=nodes.device) < self.cold_dropout
+        z = self.embed_subgraph(batch.subgraph, cold)[batch.subgraph.target_index]
         size, num_easy = len(batch), batch.easy_negatives.numel()
         query, positive = z[:size], z[size:2 * size]
         easy = z[2 * size:2 * size + num_easy]
