@@ -63,6 +63,36 @@ def load(name: str, root: str) -> Interactions:
     return Interactions.from_graph(dataset.graph)
 
 
+def measure(name: str, train: Interactions, device: torch.device,
+            args: argparse.Namespace) -> dict:
+    """Batched and per-item-loop neighbourhoods per second, and one 512-item subgraph."""
+    neighborhoods = ImportanceNeighborhoods.from_interactions(
+        train, num_walks=args.num_walks, walk_length=args.walk_length).to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    items = torch.randint(train.num_items, (args.items,), generator=generator, device=device)
+    loop_items = items[: args.loop_items]
+
+    def batched() -> None:
+        neighborhoods.sample(items, generator)
+
+    def loop() -> None:
+        for item in loop_items:
+            neighborhoods.sample(item.view(1), generator)
+
+    batched()  # warm-up
+    batched_s = timed(batched, device)
+    loop_s = timed(loop, device)
+    sampler = MultiHopSampler(neighborhoods, num_layers=2)
+    sampler.sample(items[:512])  # builds the cached table
+    subgraph_s = timed(lambda: sampler.sample(items[:512]), device)
+    row = {"graph": name, "device": str(device), "items": args.items,
+           "num_walks": args.num_walks, "walk_length": args.walk_length,
+           "batched_per_s": args.items / batched_s,
+           "loop_per_s": loop_items.numel() / loop_s, "subgraph_512_ms": subgraph_s * 1e3}
+    row["speedup"] = row["batched_per_s"] / row["loop_per_s"]
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
@@ -81,32 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.datasets.split(","):
         train = load(name, root)
         for device_name in devices:
-            device = torch.device(device_name)
-            neighborhoods = ImportanceNeighborhoods.from_interactions(
-                train, num_walks=args.num_walks, walk_length=args.walk_length).to(device)
-            generator = torch.Generator(device=device).manual_seed(0)
-            items = torch.randint(train.num_items, (args.items,), generator=generator,
-                                  device=device)
-            loop_items = items[: args.loop_items]
-
-            def batched() -> None:
-                neighborhoods.sample(items, generator)
-
-            def loop() -> None:
-                for item in loop_items:
-                    neighborhoods.sample(item.view(1), generator)
-
-            batched()  # warm-up
-            batched_s = timed(batched, device)
-            loop_s = timed(loop, device)
-            sampler = MultiHopSampler(neighborhoods, num_layers=2)
-            sampler.sample(items[:512])  # builds the cached table
-            subgraph_s = timed(lambda: sampler.sample(items[:512]), device)
-            row = {"graph": name, "device": device_name, "items": args.items,
-                   "batched_per_s": args.items / batched_s,
-                   "loop_per_s": loop_items.numel() / loop_s,
-                   "subgraph_512_ms": subgraph_s * 1e3}
-            row["speedup"] = row["batched_per_s"] / row["loop_per_s"]
+            row = measure(name, train, torch.device(device_name), args)
             rows.append(row)
             print(f"{name:<16}{device_name:<8}{row['batched_per_s']:>16.0f}"
                   f"{row['loop_per_s']:>14.0f}{row['speedup']:>9.1f}x"

@@ -3,7 +3,8 @@
 Runs with no arguments when the data is at ``$GRAPHREC_DATA`` (or downloadable)::
 
     python examples/pinsage.py --dataset movielens-100k
-    python examples/pinsage.py --root ../shared/data --dataset lastfm --output results/pinsage_lastfm.json
+    python examples/pinsage.py --root ../shared/data --dataset lastfm \
+        --output results/pinsage_lastfm.json
 
 Three experiments, each model trained by the one ``Trainer``:
 
@@ -33,7 +34,6 @@ from pathlib import Path
 import torch
 
 from graphrec.data import load_lastfm, load_movielens_100k
-from graphrec.eval.evaluator import Evaluator
 from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weighted_items
 from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM
@@ -104,7 +104,7 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
 
 def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]],
                  test_users: torch.Tensor | None = None) -> dict[str, dict]:
-    """Trains each model on ``split.train`` (early stopping on validation HR@10) and returns
+    """Trains each model on ``split.train`` (early stopping on validation MRR@20) and returns
     its item-to-item test metrics (optionally over ``test_users`` only)."""
     train = Interactions.from_graph(split.train)
     valid = Interactions.from_graph(split.valid)
@@ -116,7 +116,7 @@ def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]]
     full = ItemToItemEvaluator(queries, ks=(10, num_items), metrics=("hit", "mrr"))
     results = {}
     for label, (name, extra) in names.items():
-        model, fit = train_model(name, split.train, train, valid, evaluator, "hit@10", args,
+        model, fit = train_model(name, split.train, train, valid, evaluator, "mrr@20", args,
                                  extra)
         metrics = full.evaluate(model, test.to(model.device), users=test_users).metrics
         results[label] = {"i2i_hr@10": metrics["hit@10"],

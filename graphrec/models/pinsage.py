@@ -197,6 +197,7 @@ class PinSAGE(Recommender):
         hard_pool: pool of hard negatives kept per item.
         margin: :math:`\Delta`.
         num_folds: positive folds (see above).
+        output_layer: the paper's final two dense layers after the convolutions.
         cold_dropout: probability that an item of a training batch's computation graph is
             embedded as a cold item (see below).
         seed: seeds folds, walks and pair sampling.
@@ -221,12 +222,13 @@ class PinSAGE(Recommender):
         max_hard: int = 6,
         curriculum: bool = True,
         hard_ranks: tuple[float, float] = (0.02, 0.10),
-        hard_walks: int = 512,
+        hard_walks: int = 256,
         hard_walk_length: int = 8,
         hard_pool: int = 32,
         margin: float = 0.1,
         num_folds: int = 5,
         cold_dropout: float = 0.1,
+        output_layer: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -247,6 +249,9 @@ class PinSAGE(Recommender):
         self.convs = nn.ModuleList(PinSAGEConv(hidden_channels, hidden_channels)
                                    for _ in range(num_layers))
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
+        self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
+                                     nn.Linear(hidden_channels, hidden_channels))
+                       if output_layer else None)
         self.walk_settings = {"num_neighbors": num_neighbors, "num_walks": num_walks,
                               "walk_length": walk_length, "restart_prob": restart_prob,
                               "seed": seed}
@@ -268,6 +273,18 @@ class PinSAGE(Recommender):
         self.input.reset_parameters()
         for conv in self.convs:
             conv.reset_parameters()
+        if self.output is not None:
+            for layer in self.output:
+                if isinstance(layer, nn.Linear):
+                    layer.reset_parameters()
+
+    def head(self, h: Tensor) -> Tensor:
+        r"""The paper's final dense layers :math:`\mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1
+        \mathbf{z} + \mathbf{g})` (when ``output_layer``), L2-normalised like every layer's
+        output (so the margin keeps its scale)."""
+        if self.output is None:
+            return h
+        return F.normalize(self.output(h), p=2.0, dim=-1, eps=1e-12)
 
     # ------------------------------------------------------------------ closed-form part
     def fit(self, train: Interactions) -> None:
@@ -327,7 +344,7 @@ class PinSAGE(Recommender):
                                         0, edge_index[1], edge_weight)
                 edge_weight = edge_weight / total[edge_index[1]].clamp(min=1e-12)
             h = conv((h[:hop.num_src], h[:hop.num_dst]), edge_index, edge_weight)
-        return h
+        return self.head(h)
 
     def forward(self) -> Tensor:
         """All item embeddings ``[num_items, d]``, layer by layer over the catalogue with
@@ -338,7 +355,7 @@ class PinSAGE(Recommender):
         h = self.input(torch.arange(self.num_items, device=self.device))
         for conv in self.convs:
             h = conv(h, hop.edge_index, hop.edge_weight)
-        return h
+        return self.head(h)
 
     @torch.no_grad()
     def item_embeddings(self) -> Tensor:
