@@ -227,7 +227,7 @@ class PinSAGE(Recommender):
         hard_pool: int = 32,
         margin: float = 0.1,
         num_folds: int = 5,
-        cold_dropout: float = 0.1,
+        cold_dropout: float = 0.3,
         output_layer: bool = False,
         seed: int = 0,
     ) -> None:
