@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -65,6 +65,20 @@ class Evaluator:
         self.metrics = tuple(metrics)
         self.batch_size = batch_size
 
+    def scorer(self, model) -> Callable[[Tensor], Tensor]:
+        """``users -> [B, num_items]`` scores to rank (subclasses may score otherwise, e.g.
+        :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator`)."""
+        return model.scorer()
+
+    def evaluable(self, users: Tensor) -> Tensor:
+        """Which of ``users`` can be evaluated besides having a target (all by default)."""
+        return torch.ones_like(users, dtype=torch.bool)
+
+    def mask(self, scores: Tensor, users: Tensor,
+             exclude: Interactions | Sequence[Interactions] | None) -> Tensor:
+        """Removes never-ranked items from ``scores`` (``exclude``'s, by default)."""
+        return mask_interactions(scores, users, exclude)
+
     @torch.no_grad()
     def evaluate(
         self,
@@ -89,11 +103,11 @@ class Evaluator:
         if hasattr(model, "eval"):
             model.eval()
         try:
-            scorer = model.scorer()
+            scorer = self.scorer(model)
             degree = target.user_degree()
             requested = (torch.arange(target.num_users, device=target.device) if users is None
                          else torch.as_tensor(users, device=target.device))
-            has_target = degree[requested] > 0
+            has_target = (degree[requested] > 0) & self.evaluable(requested)
             eval_users = requested[has_target]
             sums = {}
             per_user: dict[str, list[Tensor]] = {}
@@ -102,7 +116,7 @@ class Evaluator:
                 scores = scorer(batch)
                 device = scores.device
                 batch = batch.to(device)
-                scores = mask_interactions(scores.float().clone(), batch, exclude)
+                scores = self.mask(scores.float().clone(), batch, exclude)
                 top, _ = topk_items(scores, max(self.ks))
                 local_target = target.to(device)
                 hits = local_target.contains(batch.view(-1, 1), top)

@@ -12,15 +12,13 @@ on item-to-item metrics too.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from graphrec.eval.evaluator import EvalResult
-from graphrec.eval.metrics import METRICS, ranking_metrics
-from graphrec.eval.ranking import topk_items
+from graphrec.eval.evaluator import Evaluator
+from graphrec.eval.metrics import METRICS
 from graphrec.graph.interactions import Interactions
 
 
@@ -58,11 +56,14 @@ def _argmax_per_user(train: Interactions, key: Tensor) -> Tensor:
     return queries
 
 
-class ItemToItemEvaluator:
+class ItemToItemEvaluator(Evaluator):
     r"""Ranks all items but the query for each user's query item; metrics of the target.
 
     The model needs ``item_scorer() -> callable(items) -> [B, num_items]`` item-to-item
-    scores (see :meth:`graphrec.models.base.Recommender.item_scorer`).
+    scores (see :meth:`graphrec.models.base.Recommender.item_scorer`). Batching, top-k and
+    metrics are :class:`~graphrec.eval.evaluator.Evaluator`'s; only what is scored and
+    masked differs: ``exclude`` is ignored and only the query itself leaves the ranking.
+    Users without a query (``-1``) or without a target are skipped.
 
     Args:
         queries: ``[num_users]`` query item per user (``-1``: user not evaluated), e.g.
@@ -74,68 +75,27 @@ class ItemToItemEvaluator:
 
     def __init__(self, queries: Tensor, ks: Sequence[int] = (10, 20),
                  metrics: Sequence[str] = METRICS, batch_size: int = 1024) -> None:
-        if not ks or min(ks) < 1:
-            raise ValueError(f"ks must be positive cut-offs (got {ks})")
+        super().__init__(ks, metrics, batch_size)
         self.queries = torch.as_tensor(queries, dtype=torch.long).view(-1)
-        self.ks = tuple(sorted(set(int(k) for k in ks)))
-        self.metrics = tuple(metrics)
-        self.batch_size = batch_size
 
-    @torch.no_grad()
-    def evaluate(
-        self,
-        model,
-        target: Interactions,
-        exclude: Interactions | Sequence[Interactions] | None = None,
-        users: Tensor | None = None,
-        train: Interactions | None = None,
-        keep_per_user: bool = False,
-    ) -> EvalResult:
-        """Item-to-item metrics over ``users`` (default all) that have a query and a target.
+    def scorer(self, model) -> Callable[[Tensor], Tensor]:
+        item_scorer = model.item_scorer()
 
-        ``exclude`` is accepted for signature compatibility with
-        :class:`~graphrec.eval.evaluator.Evaluator` and ignored: only the query itself is
-        removed from the ranking. ``train`` is likewise unused.
-        """
-        del exclude, train
-        was_training = getattr(model, "training", False)
-        if hasattr(model, "eval"):
-            model.eval()
-        try:
-            scorer = model.item_scorer()
-            device = target.device
-            queries = self.queries.to(device)
-            if queries.numel() != target.num_users:
-                raise ValueError(f"{queries.numel()} queries for {target.num_users} users")
-            requested = (torch.arange(target.num_users, device=device) if users is None
-                         else torch.as_tensor(users, dtype=torch.long, device=device))
-            usable = (target.user_degree()[requested] > 0) & (queries[requested] >= 0)
-            eval_users = requested[usable]
-            sums: dict[str, Tensor] = {}
-            per_user: dict[str, list[Tensor]] = {}
-            for start in range(0, eval_users.numel(), self.batch_size):
-                batch = eval_users[start:start + self.batch_size]
-                query = queries[batch]
-                scores = scorer(query).float().clone()
-                scores[torch.arange(query.numel(), device=scores.device),
-                       query.to(scores.device)] = float("-inf")
-                top, _ = topk_items(scores, max(self.ks))
-                local_target = target.to(top.device)
-                batch = batch.to(top.device)
-                hits = local_target.contains(batch.view(-1, 1), top)
-                values = ranking_metrics(hits, local_target.user_degree()[batch], self.ks,
-                                         self.metrics)
-                for name, value in values.items():
-                    sums[name] = sums.get(name, 0.0) + value.sum()
-                    if keep_per_user:
-                        per_user.setdefault(name, []).append(value.cpu())
-        finally:
-            if was_training and hasattr(model, "train"):
-                model.train()
-        count = int(eval_users.numel())
-        metrics = ({name: float(total) / count for name, total in sums.items()} if count else
-                   {f"{name}@{k}": math.nan for name in self.metrics for k in self.ks})
-        return EvalResult(metrics=metrics, num_users=count,
-                          num_skipped_users=int((~usable).sum()), num_users_without_train=0,
-                          per_user={k: torch.cat(v) for k, v in per_user.items()},
-                          users=eval_users.cpu() if keep_per_user else None)
+        def score(users: Tensor) -> Tensor:
+            query = self.queries.to(users.device)[users]
+            scores = item_scorer(query).float().clone()
+            scores[torch.arange(query.numel(), device=scores.device),
+                   query.to(scores.device)] = float("-inf")
+            return scores
+
+        return score
+
+    def evaluable(self, users: Tensor) -> Tensor:
+        if users.numel() and int(users.max()) >= self.queries.numel():
+            raise ValueError(f"user {int(users.max())} has no query entry "
+                             f"({self.queries.numel()} queries)")
+        return self.queries.to(users.device)[users] >= 0
+
+    def mask(self, scores: Tensor, users: Tensor,
+             exclude: Interactions | Sequence[Interactions] | None) -> Tensor:
+        return scores  # only the query is removed (by the scorer)
