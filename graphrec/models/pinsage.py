@@ -198,6 +198,8 @@ class PinSAGE(Recommender):
         margin: :math:`\Delta`.
         num_folds: positive folds (see above).
         output_layer: the paper's final two dense layers after the convolutions.
+        normalize_output: L2-normalise the final dense layers' output (the paper does not;
+            graphrec does by default so that the margin keeps its scale).
         cold_dropout: probability that an item of a training batch's computation graph is
             embedded as a cold item (see below).
         seed: seeds folds, walks and pair sampling.
@@ -229,6 +231,7 @@ class PinSAGE(Recommender):
         num_folds: int = 5,
         cold_dropout: float = 0.3,
         output_layer: bool = False,
+        normalize_output: bool = True,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -249,6 +252,7 @@ class PinSAGE(Recommender):
         self.convs = nn.ModuleList(PinSAGEConv(hidden_channels, hidden_channels)
                                    for _ in range(num_layers))
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
+        self.normalize_output = normalize_output
         self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
                                      nn.Linear(hidden_channels, hidden_channels))
                        if output_layer else None)
@@ -280,11 +284,12 @@ class PinSAGE(Recommender):
 
     def head(self, h: Tensor) -> Tensor:
         r"""The paper's final dense layers :math:`\mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1
-        \mathbf{z} + \mathbf{g})` (when ``output_layer``), L2-normalised like every layer's
-        output (so the margin keeps its scale)."""
+        \mathbf{z} + \mathbf{g})` (when ``output_layer``), L2-normalised when
+        ``normalize_output``."""
         if self.output is None:
             return h
-        return F.normalize(self.output(h), p=2.0, dim=-1, eps=1e-12)
+        h = self.output(h)
+        return F.normalize(h, p=2.0, dim=-1, eps=1e-12) if self.normalize_output else h
 
     # ------------------------------------------------------------------ closed-form part
     def fit(self, train: Interactions) -> None:

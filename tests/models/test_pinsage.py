@@ -161,3 +161,16 @@ def test_pixie_counts_walk_visits():
     # the same seed gives the same scores
     assert torch.equal(scores, pixie.item_scorer()(torch.tensor([0, 1])))
     assert graph[ITEM].num_nodes == scores.size(1)
+
+
+def test_output_layer_options():
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    for normalize in (True, False):
+        model = _small_model(graph, output_layer=True, normalize_output=normalize)
+        model.fit(train)
+        norms = model.item_embeddings().norm(dim=1)
+        assert bool(torch.allclose(norms, torch.ones(24))) == normalize
+        batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
+        model.loss(batch).backward()
+        assert model.output[0].weight.grad is not None
