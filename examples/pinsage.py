@@ -155,12 +155,12 @@ def show_neighbours(dataset, model, query: int) -> list[str]:
 
 def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:
     print(f"\n{title}")
-    header = f"{'model':<26}" + "".join(f"{c:>13}" for c in columns)
+    header = f"{'model':<26}" + "".join(f"{c:>16}" for c in columns)
     print(header)
     print("-" * len(header))
     for name, row in rows.items():
-        cells = "".join(f"{row[c]:>13.4f}" if isinstance(row.get(c), float) else
-                        f"{str(row.get(c, '')):>13}" for c in columns)
+        cells = "".join(f"{row[c]:>16.4f}" if isinstance(row.get(c), float) else
+                        f"{str(row.get(c, '')):>16}" for c in columns)
         print(f"{name:<26}{cells}")
 
 
