@@ -144,6 +144,13 @@ _DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
                   "maxlen": 50, "time_span": 256, "loss": "ce", "init_std": 0.02},
                  {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
                   "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
+    # PinSAGE (docs/pinsage.md): an epoch is one of 5 positive folds, so 100 epochs see
+    # every training interaction 20 times as a positive; patience 20 (4 passes) because
+    # item-to-item validation on ~1k queries is noisy
+    "pinsage": ({"hidden_channels": 64, "num_layers": 2},
+                {"lr": 5e-3, "batch_size": 512, "epochs": 100, "eval_every": 1,
+                 "patience": 20}),
+    "pixie": ({}, {}),
 }
 
 

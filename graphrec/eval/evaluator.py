@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -85,6 +85,25 @@ class Evaluator:
         self.sampled_negatives = sampled_negatives
         self.sample_seed = sample_seed
 
+    def scorer(self, model, history: Interactions | Sequence[Interactions] | None = None
+               ) -> Callable[[Tensor], Tensor]:
+        """``users -> [B, num_items]`` scores to rank: ``model.scorer_from(history)`` (the
+        history is what the evaluation masks; sequence models read their inputs from it).
+        Subclasses may score otherwise, e.g.
+        :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator`."""
+        if hasattr(model, "scorer_from"):
+            return model.scorer_from(history)
+        return model.scorer()
+
+    def evaluable(self, users: Tensor) -> Tensor:
+        """Which of ``users`` can be evaluated besides having a target (all by default)."""
+        return torch.ones_like(users, dtype=torch.bool)
+
+    def mask(self, scores: Tensor, users: Tensor,
+             exclude: Interactions | Sequence[Interactions] | None) -> Tensor:
+        """Removes never-ranked items from ``scores`` (``exclude``'s, by default)."""
+        return mask_interactions(scores, users, exclude)
+
     @torch.no_grad()
     def evaluate(
         self,
@@ -98,7 +117,8 @@ class Evaluator:
         """Evaluates ``model`` on ``target`` interactions.
 
         Args:
-            model: anything with ``scorer() -> callable(users) -> [B, num_items] scores``.
+            model: anything with ``scorer() -> callable(users) -> [B, num_items] scores``
+                (a :class:`~graphrec.models.Recommender`: ``scorer_from(exclude)``).
             target: the relevant items per user (validation or test).
             exclude: interactions to mask (never recommended, never counted).
             users: restrict to these users (e.g. a cold-user slice); default all users.
@@ -109,8 +129,7 @@ class Evaluator:
         if hasattr(model, "eval"):
             model.eval()
         try:
-            scorer = (model.scorer_from(exclude) if hasattr(model, "scorer_from")
-                       else model.scorer())
+            scorer = self.scorer(model, exclude)
             mask = exclude if self.mask_history else None
             sampler = generator = None
             if self.sampled_negatives is not None:
@@ -119,7 +138,7 @@ class Evaluator:
             degree = target.user_degree()
             requested = (torch.arange(target.num_users, device=target.device) if users is None
                          else torch.as_tensor(users, device=target.device))
-            has_target = degree[requested] > 0
+            has_target = (degree[requested] > 0) & self.evaluable(requested)
             eval_users = requested[has_target]
             sums = {}
             per_user: dict[str, list[Tensor]] = {}
@@ -129,7 +148,7 @@ class Evaluator:
                 device = scores.device
                 batch = batch.to(device)
                 local_target = target.to(device)
-                values = self._metrics(mask_interactions(scores.float().clone(), batch, mask),
+                values = self._metrics(self.mask(scores.float().clone(), batch, mask),
                                        batch, local_target)
                 if sampler is not None:
                     negatives = sampler.sample(batch.to(target.device), self.sampled_negatives,

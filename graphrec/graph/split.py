@@ -149,7 +149,7 @@ def temporal_split(graph: HeteroData, ratios: Sequence[float] = (0.8, 0.1, 0.1))
     return _split_by_rank(graph, graph[INTERACTS].time, ratios)
 
 
-def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
+def leave_one_out(graph: HeteroData, order: str = "time", seed: int = 0) -> Split:
     """Per user: last interaction to test, second last to validation, the rest to training.
 
     Args:
@@ -157,7 +157,9 @@ def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
             attribute (file order, see ``build_interaction_graph(keep_order=True)``) when
             present, else edge order;
             ``"edge"`` uses edge order (for sources whose file order is the time order
-            and that were built with ``times`` = position).
+            and that were built with ``times`` = position); ``"random"`` holds out seeded
+            random interactions (for sources without times, e.g. LastFM listening).
+        seed: seeds ``order="random"``.
 
     Users with fewer than 3 interactions keep all of them in training (as SASRec does):
     they have too little history to hold any out.
@@ -168,8 +170,11 @@ def leave_one_out(graph: HeteroData, order: str = "time") -> Split:
         sort_key = sequence_rank(graph[INTERACTS].time, graph[INTERACTS].get("order"))
     elif order == "edge":
         sort_key = torch.arange(graph[INTERACTS].edge_index.size(1))
+    elif order == "random":
+        generator = torch.Generator().manual_seed(seed)
+        sort_key = torch.randperm(graph[INTERACTS].edge_index.size(1), generator=generator)
     else:
-        raise ValueError(f"order must be 'time' or 'edge' (got {order!r})")
+        raise ValueError(f"order must be 'time', 'edge' or 'random' (got {order!r})")
     user = graph[INTERACTS].edge_index[0]
     edge_order, rank, degree = _rank_within_user(user, sort_key)
     from_end = degree - 1 - rank

@@ -9,6 +9,8 @@ from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.lightgcn import LightGCN
 from graphrec.models.lite_eiisrs import LiteEIISRS
 from graphrec.models.mf import MF
+from graphrec.models.pinsage import PinSAGE
+from graphrec.models.pixie import Pixie
 from graphrec.models.popularity import Popularity
 from graphrec.models.sasrec import SASRec
 from graphrec.models.sociallgn import SocialLGN
@@ -22,6 +24,8 @@ MODELS: dict[str, type[Recommender]] = {
     "lite_eiisrs": LiteEIISRS,
     "sasrec": SASRec,
     "tisasrec": TiSASRec,
+    "pinsage": PinSAGE,
+    "pixie": Pixie,
 }
 
 
@@ -34,5 +38,5 @@ def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommende
     return model_class.from_graph(train_graph, **kwargs)
 
 
-__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "Popularity",
-           "Recommender", "SASRec", "SocialLGN", "TiSASRec", "build_model"]
+__all__ = ["MODELS", "MF", "EmbeddingRecommender", "LightGCN", "LiteEIISRS", "PinSAGE", "Pixie",
+           "Popularity", "Recommender", "SASRec", "SocialLGN", "TiSASRec", "build_model"]

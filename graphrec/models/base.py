@@ -11,6 +11,8 @@
 - ``scorer_from(history)``: the same, given the interactions known at scoring time (the
   evaluator passes what it masks: training, plus validation at test time). Sequence models
   build each user's input sequence from it; the default ignores it and calls ``scorer()``.
+- ``item_scorer() -> callable(items) -> [B, num_items]``: item-to-item scores, for
+  related-item evaluation (optional).
 - ``recommend(users, k, exclude=...)``: top-k items and scores, for people.
 """
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Recommender(nn.Module):
     ) -> Callable[[Tensor], Tensor]:
         """The scorer given the interactions known when scoring (see the module docstring)."""
         return self.scorer()
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """``items -> [B, num_items]`` item-to-item scores (related items of a query item),
+        for :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator`."""
+        raise NotImplementedError(f"{type(self).__name__} has no item-to-item scores")
 
     @property
     def device(self) -> torch.device:
@@ -135,3 +142,9 @@ class EmbeddingRecommender(Recommender):
         user_emb, item_emb = self()
         item_t = item_emb.t().contiguous()
         return lambda users: user_emb[users.to(user_emb.device)] @ item_t
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """Inner products of the final item embeddings."""
+        _, item_emb = self()
+        item_t = item_emb.t().contiguous()
+        return lambda items: item_emb[items.to(item_emb.device)] @ item_t

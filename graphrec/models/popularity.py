@@ -39,3 +39,7 @@ class Popularity(Recommender):
     def scorer(self) -> Callable[[Tensor], Tensor]:
         item_score = self.item_score
         return lambda users: item_score.expand(users.numel(), -1)
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """The same popularity list for every query item."""
+        return self.scorer()

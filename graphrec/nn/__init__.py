@@ -1,5 +1,5 @@
 """Importable layers."""
-from graphrec.nn.conv import EGESConv, LightGCNConv, SocialConv
+from graphrec.nn.conv import EGESConv, LightGCNConv, PinSAGEConv, SocialConv
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq import (
     CausalSelfAttention,
@@ -9,4 +9,4 @@ from graphrec.nn.seq import (
 )
 
 __all__ = ["CausalSelfAttention", "EGESConv", "ItemEmbedding", "LightGCNConv", "MHCResidual",
-           "SelfAttentionBlock", "SocialConv", "TimeIntervalAttention"]
+           "PinSAGEConv", "SelfAttentionBlock", "SocialConv", "TimeIntervalAttention"]

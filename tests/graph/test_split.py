@@ -67,6 +67,21 @@ def test_leave_one_out_keeps_short_users_in_training():
     assert _pairs(split.train) == {(0, 2), (0, 3), (1, 0), (1, 1)}
 
 
+def test_leave_one_out_random_order_is_seeded_and_per_user():
+    graph = _graph([6, 5, 2])
+    split = leave_one_out(graph, order="random", seed=3)
+    assert {u for u, _ in _pairs(split.test)} == {0, 1} == {u for u, _ in _pairs(split.valid)}
+    everything = _pairs(split.train) | _pairs(split.valid) | _pairs(split.test)
+    assert everything == _pairs(graph) and len(_pairs(split.train)) == 13 - 4
+    again = leave_one_out(graph, order="random", seed=3)
+    assert _pairs(again.test) == _pairs(split.test)
+    held = {frozenset(_pairs(leave_one_out(graph, order="random", seed=s).test))
+            for s in range(8)}
+    assert len(held) > 1  # the seed matters
+    with pytest.raises(ValueError, match="random"):
+        leave_one_out(graph, order="bogus")
+
+
 def test_fixed_split_and_holdout_validation():
     graph = _graph([6, 6])
     train = (torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]))

@@ -1,0 +1,176 @@
+import pytest
+import torch
+
+from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weighted_items
+from graphrec.graph import build_interaction_graph
+from graphrec.graph.build import ITEM
+from graphrec.graph.interactions import Interactions
+from graphrec.models import PinSAGE, Pixie, Popularity
+from graphrec.train import TrainConfig
+from graphrec.train.trainer import Trainer
+
+
+def _graph(with_time: bool = True, num_users: int = 30, num_items: int = 24, seed: int = 0):
+    """Two communities of users and items (even / odd), each user engaging with 6 items of
+    their community; items carry a one-hot community feature; the last item is cold."""
+    gen = torch.Generator().manual_seed(seed)
+    users, items = [], []
+    for user in range(num_users):
+        side = user % 2
+        pool = torch.arange(side, num_items - 2, 2)
+        chosen = pool[torch.randperm(pool.numel(), generator=gen)[:6]]
+        users += [user] * chosen.numel()
+        items += chosen.tolist()
+    times = torch.arange(len(users)) if with_time else None
+    x = torch.zeros(num_items, 2)
+    x[torch.arange(num_items), torch.arange(num_items) % 2] = 1.0
+    return build_interaction_graph(users, items, times=times, user_ids=range(num_users),
+                                   item_ids=range(num_items), item_features=x)
+
+
+def _small_model(graph, **kwargs):
+    settings = dict(hidden_channels=16, num_layers=2, num_walks=32, walk_length=4,
+                    num_easy=8, max_hard=3, hard_walks=64, hard_pool=4, num_folds=3)
+    settings.update(kwargs)
+    torch.manual_seed(0)
+    return PinSAGE.from_graph(graph, **settings)
+
+
+def test_batches_curriculum_folds_and_no_leakage():
+    graph = _graph()
+    model = _small_model(graph)
+    train = Interactions.from_graph(graph)
+    model.fit(train)
+    batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
+    for epoch in range(1, 6):
+        seen = 0
+        for batch in batches:
+            assert batch.hard_negatives.shape == (len(batch), min(epoch - 1, 3))
+            assert batch.easy_negatives.numel() == 8
+            # query and positive were engaged by one user
+            assert bool((batch.query != batch.positive).all())
+            # the positive's edge is not in the graph the neighbourhoods are walked on
+            sampler = batches.sampler((epoch - 1) % 3)
+            walk_graph = sampler.neighborhoods.graph
+            fold_edges = train.edge_index[:, batches.fold == (epoch - 1) % 3]
+            assert not bool(walk_graph.has_edge(fold_edges[0],
+                                                fold_edges[1] + train.num_users).any())
+            sub = batch.subgraph
+            expected = torch.cat([batch.query, batch.positive, batch.easy_negatives,
+                                  batch.hard_negatives.reshape(-1)])
+            assert torch.equal(sub.nodes[:sub.num_targets][sub.target_index], expected)
+            seen += len(batch)
+        assert seen > 0
+    assert batches.epoch == 5
+    no_curriculum = _small_model(graph, curriculum=False)
+    no_curriculum.fit(train)
+    first = next(iter(no_curriculum.train_batches(train, 16, "cpu", 0)))
+    assert first.hard_negatives.size(1) == 3
+
+
+def test_consecutive_pairs_follow_time():
+    # user 0 engages items 3, 1, 2 in this time order; user 1 items 0, 1
+    graph = build_interaction_graph([0, 0, 0, 1, 1], [3, 1, 2, 0, 1], times=[5, 1, 3, 1, 2],
+                                    user_ids=range(2), item_ids=range(4),
+                                    item_features=torch.eye(4))
+    model = _small_model(graph, num_folds=1, num_easy=2)
+    train = Interactions.from_graph(graph)
+    model.fit(train)
+    batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
+    pairs = {(int(q), int(p)) for q, p in zip(batches.partner, train.indices, strict=True)}
+    # positive 1 (user 0's first) pairs with the next item, 2 with 1, 3 with 2; user 1's
+    # item 0 (first) with 1, item 1 with 0
+    assert pairs == {(2, 1), (1, 2), (2, 3), (1, 0), (0, 1)}
+
+
+def test_training_loss_decreases_and_embeddings():
+    graph = _graph()
+    model = _small_model(graph, margin=0.5, max_hard=0)  # the curriculum adds loss terms
+    train = Interactions.from_graph(graph)
+    trainer = Trainer(model, TrainConfig(epochs=30, batch_size=32, lr=1e-2, device="cpu",
+                                         progress=False, patience=0))
+    result = trainer.fit(train)
+    losses = [record["loss"] for record in result.history]
+    # same-community easy negatives keep a floor under the hinge: it cannot reach 0
+    assert losses[-1] < 0.75 * losses[0]
+    model.eval()
+    z = model.item_embeddings()
+    assert z.shape == (24, 16)
+    norms = z.norm(dim=1)
+    torch.testing.assert_close(norms, torch.ones(24))  # unit rows, the cold item too
+    # communities: an item's nearest items are mostly from its own community
+    found, _ = model.similar_items(torch.arange(22), k=5)
+    assert not bool((found == torch.arange(22).unsqueeze(1)).any())
+    same = (found % 2 == torch.arange(22).unsqueeze(1) % 2).float().mean()
+    assert same > 0.8
+    # the cold item (23, odd) has an embedding from its features: closer to odd items
+    cold = z[23]
+    assert (z[1:22:2] @ cold).mean() > (z[0:22:2] @ cold).mean()
+    # users are the mean of their training items' embeddings
+    users = model.user_embeddings()
+    items_of_user3 = train.indices[train.users == 3]
+    torch.testing.assert_close(users[3], z[items_of_user3].mean(0))
+    scores = model.scorer()(torch.tensor([3]))
+    torch.testing.assert_close(scores[0], z @ users[3])
+
+
+def test_faiss_backend_matches_exact():
+    pytest.importorskip("faiss")
+    graph = _graph()
+    model = _small_model(graph)
+    model.fit(Interactions.from_graph(graph))
+    exact, _ = model.similar_items(torch.arange(5), k=3)
+    approx, _ = model.similar_items(torch.arange(5), k=3, backend="faiss")
+    assert torch.equal(exact, approx)
+
+
+def test_item_to_item_evaluator_hand_case():
+    """Queries 0 -> target 2 ranked 2nd by Popularity; user 1's target is ranked 1st."""
+    train = Interactions(torch.tensor([[0, 0, 1, 2, 2, 2], [0, 1, 3, 2, 1, 3]]), 3, 4)
+    time = torch.tensor([1.0, 2.0, 1.0, 1.0, 2.0, 3.0])
+    queries = last_items(train, time)
+    # user 0's edges sorted by item: (0, 0) t=1, (0, 1) t=2 -> item 1; user 2: items 1, 2, 3
+    # with times 2, 1, 3 -> item 3
+    assert queries.tolist() == [1, 3, 3]
+    popularity = Popularity(3, 4)
+    popularity.fit(train)  # degrees 1, 2, 1, 2 -> order 1, 3, 0, 2
+    target = Interactions(torch.tensor([[0, 1], [0, 1]]), 3, 4)
+    result = ItemToItemEvaluator(queries, ks=(1, 2), metrics=("hit", "mrr")).evaluate(
+        popularity, target)
+    # user 0: query 1 removed -> ranking 3, 0, 2: target 0 at rank 2
+    # user 1: query 3 removed -> ranking 1, 0, 2: target 1 at rank 1
+    assert result.num_users == 2
+    assert result["hit@1"] == pytest.approx(0.5)
+    assert result["hit@2"] == pytest.approx(1.0)
+    assert result["mrr@2"] == pytest.approx((0.5 + 1.0) / 2)
+    # user 2's items 2 and 1 tie at weight 4: the smaller item wins
+    weighted = Interactions(torch.tensor([[0, 0, 1, 2, 2, 2], [0, 1, 3, 2, 1, 3]]), 3, 4,
+                            edge_weight=torch.tensor([5.0, 1.0, 2.0, 4.0, 4.0, 1.0]))
+    assert top_weighted_items(weighted).tolist() == [0, 3, 1]
+
+
+def test_pixie_counts_walk_visits():
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    pixie = Pixie.from_graph(graph, num_walks=200, walk_length=4)
+    pixie.fit(train)
+    scores = pixie.item_scorer()(torch.tensor([0, 1]))
+    # walks stay in their community: odd items never reached from item 0
+    reached = scores[0] >= 1
+    assert bool(reached[2:22:2].any()) and not bool(reached[1::2].any())
+    # the same seed gives the same scores
+    assert torch.equal(scores, pixie.item_scorer()(torch.tensor([0, 1])))
+    assert graph[ITEM].num_nodes == scores.size(1)
+
+
+def test_output_layer_options():
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    for normalize in (True, False):
+        model = _small_model(graph, output_layer=True, normalize_output=normalize)
+        model.fit(train)
+        norms = model.item_embeddings().norm(dim=1)
+        assert bool(torch.allclose(norms, torch.ones(24))) == normalize
+        batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
+        model.loss(batch).backward()
+        assert model.output[0].weight.grad is not None
