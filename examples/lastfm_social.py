@@ -146,7 +146,7 @@ def show_user(dataset, split, model, model_name: str, user: int) -> None:
 def _capped(results: dict, max_seconds: float) -> bool:
     """Whether training ended at the time cap rather than by early stopping or epochs."""
     config = results["config"]
-    return bool(max_seconds) and results["epochs"] < config["epochs"] and (
+    return bool(max_seconds) and 0 < results["epochs"] < config["epochs"] and (
         results["best_epoch"] is None
         or results["epochs"] - results["best_epoch"] < config["patience"] * config["eval_every"])
 
