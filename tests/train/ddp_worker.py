@@ -2,7 +2,9 @@
 through the one Trainer in a gloo process group and writes this rank's parameters and losses."""
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from graphrec.train.trainer import TrainConfig, Trainer
 
 
 def main(out_dir: str) -> None:
+    faulthandler.dump_traceback_later(45, exit=True)  # a hung rank shows where it waits
     device = init_distributed()
     rank = dist.get_rank()
     generator = torch.Generator().manual_seed(0)
@@ -38,7 +41,13 @@ def main(out_dir: str) -> None:
         "losses": [record["loss"] for record in result.history],
         "parameters": parameters.tolist(),
     }))
+    dist.barrier()  # both ranks have written their results
     dist.destroy_process_group()
+    # About one exit in six hung here in interpreter teardown (gloo's native threads; the
+    # faulthandler dump showed the main thread past main()): leave without the teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
