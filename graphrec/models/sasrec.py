@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
 
-from graphrec.graph.build import ITEM, USER
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.causal_attention import CausalSelfAttention
@@ -67,17 +65,8 @@ class SASRec(SequentialRecommender):
                           dropout, norm_first, mhc_expansion, sinkhorn_iterations)
         self.reset_parameters()
 
-    @classmethod
-    def from_graph(cls, train_graph: HeteroData, **kwargs) -> SASRec:
-        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, **kwargs)
-
-    def reset_parameters(self) -> None:
-        if not self.shared_items:
-            self.item_embedding.reset_parameters()
-        nn.init.normal_(self.position_embedding.weight, std=self.init_std)
-        for block in self.blocks:
-            block.reset_parameters()
-        self.final_norm.reset_parameters()
+    def position_tables(self) -> list[nn.Embedding]:
+        return [self.position_embedding]
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
         del times  # SASRec is order-aware only

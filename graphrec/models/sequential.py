@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.data import HeteroData
 
+from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sequences import PADDING, Sequences
 from graphrec.models.base import Recommender
@@ -91,6 +93,25 @@ class SequentialRecommender(Recommender):
         self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
         self.item_embedding = item_embedding or ItemEmbedding(num_items, embedding_dim,
                                                               init_std)
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, **kwargs) -> SequentialRecommender:
+        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, **kwargs)
+
+    def reset_parameters(self) -> None:
+        """Re-initialises the item table (unless shared), the position tables of
+        :meth:`position_tables` (normal, ``init_std``), the blocks and the final norm."""
+        if not self.shared_items:
+            self.item_embedding.reset_parameters()
+        for table in self.position_tables():
+            torch.nn.init.normal_(table.weight, std=self.init_std)
+        for block in self.blocks:
+            block.reset_parameters()
+        self.final_norm.reset_parameters()
+
+    def position_tables(self) -> list[torch.nn.Embedding]:
+        """The model's own position (and interval) embedding tables."""
+        return []
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
         """``[B, T]`` items (left-padded), ``[T]`` positions, ``[B, T]`` time steps ->

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
 
-from graphrec.graph.build import ITEM, USER
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.time_interval_attention import TimeIntervalAttention
@@ -70,19 +68,8 @@ class TiSASRec(SequentialRecommender):
                           dropout, norm_first, mhc_expansion, sinkhorn_iterations)
         self.reset_parameters()
 
-    @classmethod
-    def from_graph(cls, train_graph: HeteroData, **kwargs) -> TiSASRec:
-        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, **kwargs)
-
-    def reset_parameters(self) -> None:
-        if not self.shared_items:
-            self.item_embedding.reset_parameters()
-        for table in (self.position_key, self.position_value, self.interval_key,
-                      self.interval_value):
-            nn.init.normal_(table.weight, std=self.init_std)
-        for block in self.blocks:
-            block.reset_parameters()
-        self.final_norm.reset_parameters()
+    def position_tables(self) -> list[nn.Embedding]:
+        return [self.position_key, self.position_value, self.interval_key, self.interval_value]
 
     def intervals(self, times: Tensor) -> Tensor:
         """``[B, T]`` time steps -> ``[B, T, T]`` clipped intervals ``min(|t_i - t_j|, k)``."""
