@@ -157,7 +157,8 @@ def shared_table_model(name: str, split: Split, model_kwargs: dict[str, Any],
     graph_kwargs["embedding_dim"] = model_kwargs["embedding_dim"]
     num_items = split.train["item"].num_nodes
     if name == "sasrec_joint":
-        table = ItemEmbedding(num_items, model_kwargs["embedding_dim"], model_kwargs["init_std"])
+        table = ItemEmbedding(num_items, model_kwargs["embedding_dim"],
+                              model_kwargs.get("init_std"))
         sequence = SASRec.from_graph(split.train, item_embedding=table, **model_kwargs)
         graph = LightGCN.from_graph(split.train, item_embedding=table, **graph_kwargs)
         return JointRecommender(sequence, graph, graph_weight=args.joint_weight), 0.0

@@ -101,12 +101,19 @@ def _load(args: argparse.Namespace):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    rank = 0
-    if "WORLD_SIZE" in os.environ:  # started by torchrun: data-parallel training
-        from graphrec.train.distributed import init_distributed, world
+    if "WORLD_SIZE" not in os.environ:
+        return _train(args, rank=0)
+    # started by torchrun: data-parallel training
+    from graphrec.train.distributed import close_distributed, init_distributed, world
 
-        args.device = str(init_distributed())
-        rank = world()[0]
+    args.device = str(init_distributed())
+    try:
+        return _train(args, rank=world()[0])
+    finally:
+        close_distributed()
+
+
+def _train(args: argparse.Namespace, rank: int) -> int:
     dataset = _load(args)
     sequential = issubclass(MODELS[args.model], SequentialRecommender)
     # sequence models are evaluated leave-one-out (last item test, second last validation)

@@ -137,11 +137,11 @@ _DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # SASRec / TiSASRec (docs/sequential.md): full softmax cross-entropy, pre-LN; dropout, init
     # and lr from short Beauty pilots (fastest early learning), not from converged runs
     "sasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
-                "maxlen": 50, "loss": "ce", "init_std": 0.02},
+                "maxlen": 50, "loss": "ce"},
                {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
                 "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
     "tisasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
-                  "maxlen": 50, "time_span": 256, "loss": "ce", "init_std": 0.02},
+                  "maxlen": 50, "time_span": 256, "loss": "ce"},
                  {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
                   "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
     # PinSAGE (docs/pinsage.md): an epoch is one of 5 positive folds, so 100 epochs see

@@ -13,12 +13,13 @@ class SASRec(SequentialRecommender):
     <https://arxiv.org/abs/1808.09781>`_ (Kang & McAuley, ICDM 2018).
 
     .. math::
-        \mathbf{H}^{(0)} = \mathrm{Dropout}(\mathbf{E}_{s} + \mathbf{P}), \qquad
+        \mathbf{H}^{(0)} = \mathrm{Dropout}(\sqrt{d}\,\mathbf{E}_{s} + \mathbf{P}), \qquad
         \mathbf{H}^{(b)} = \mathrm{Block}_b(\mathbf{H}^{(b-1)}), \qquad
         r_{t, j} = \mathrm{LN}(\mathbf{H}^{(B)})_t^\top \mathbf{e}_j
 
     with :math:`\mathbf{E}_s` the embeddings of the input items (the shared
-    :class:`~graphrec.nn.ItemEmbedding`; zero at padding), :math:`\mathbf{P}` learned
+    :class:`~graphrec.nn.ItemEmbedding`; zero at padding; the :math:`\sqrt{d}` factor is
+    ``scale_embeddings``), :math:`\mathbf{P}` learned
     position embeddings (position ``maxlen - 1`` is always the latest item), and
     :class:`~graphrec.nn.seq.SelfAttentionBlock` blocks of
     :class:`~graphrec.nn.seq.CausalSelfAttention` (``norm_first``: pre-LN, else the
@@ -35,7 +36,7 @@ class SASRec(SequentialRecommender):
         norm_first: pre-LN blocks (default) or the authors' layout.
         mhc_expansion: ``None`` (plain residuals) or the mHC expansion rate (e.g. 4).
         sinkhorn_iterations: mHC's Sinkhorn-Knopp rounds.
-        loss, num_negatives, item_embedding, init_std: see
+        loss, num_negatives, item_embedding, init_std, scale_embeddings: see
             :class:`~graphrec.models.sequential.SequentialRecommender`.
     """
 
@@ -54,11 +55,11 @@ class SASRec(SequentialRecommender):
         loss: str = "ce",
         num_negatives: int = 256,
         item_embedding: ItemEmbedding | None = None,
-        init_std: float = 0.1,
+        init_std: float | None = None,
+        scale_embeddings: bool = True,
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
-                         item_embedding, init_std)
-        self.init_std = init_std
+                         item_embedding, init_std, scale_embeddings)
         self.position_embedding = nn.Embedding(maxlen, embedding_dim)
         self.input_dropout = nn.Dropout(dropout)
         self.build_blocks(lambda: CausalSelfAttention(embedding_dim, heads, dropout), num_blocks,
@@ -70,7 +71,7 @@ class SASRec(SequentialRecommender):
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
         del times  # SASRec is order-aware only
-        x = self.input_dropout(self.item_embedding(items) + self.position_embedding(positions))
+        x = self.input_dropout(self.embed_items(items) + self.position_embedding(positions))
         allowed = attention_mask(items)
         return self.run_blocks(x, allowed)
 

@@ -1,6 +1,7 @@
 """What every next-item (sequence) model shares: batches, losses and history scoring."""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -12,7 +13,7 @@ from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sequences import PADDING, Sequences
 from graphrec.models.base import Recommender
-from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
+from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table, init_normal_
 from graphrec.nn.seq.attention_block import SelfAttentionBlock
 from graphrec.nn.seq.mhc import expand_streams, merge_streams
 from graphrec.sampling.sequence_batches import SequenceBatch, SequenceBatches
@@ -65,7 +66,14 @@ class SequentialRecommender(Recommender):
         num_negatives: negatives of ``"sampled_softmax"``.
         item_embedding: an :class:`~graphrec.nn.ItemEmbedding` to share (e.g. a trained
             LightGCN's); a new one (``init_std``) otherwise.
-        init_std: initial standard deviation of a new item table.
+        init_std: initial standard deviation of a new item table and of the position (and
+            interval) tables; ``None`` (default): Xavier-normal per table, as the authors'
+            code initialises them.
+        scale_embeddings: multiply the input item embeddings by :math:`\sqrt{d}` (the
+            Transformer's and the SASRec / TiSASRec authors' code; the output scores use
+            the unscaled table). With Xavier-normal tables this puts items and positions on
+            one scale; on Beauty it more than doubled validation NDCG@10 after 5 epochs
+            (0.0627 against 0.0255; docs/sequential.md).
     """
 
     uses_time = False
@@ -79,7 +87,8 @@ class SequentialRecommender(Recommender):
         loss: str = "ce",
         num_negatives: int = 256,
         item_embedding: ItemEmbedding | None = None,
-        init_std: float = 0.1,
+        init_std: float | None = None,
+        scale_embeddings: bool = True,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -90,6 +99,9 @@ class SequentialRecommender(Recommender):
         self.maxlen = maxlen
         self.loss_name = loss
         self.num_negatives = num_negatives
+        self.init_std = init_std
+        self.scale_embeddings = scale_embeddings
+        self.input_scale = math.sqrt(embedding_dim) if scale_embeddings else 1.0
         self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
         self.item_embedding = item_embedding or ItemEmbedding(num_items, embedding_dim,
                                                               init_std)
@@ -100,11 +112,11 @@ class SequentialRecommender(Recommender):
 
     def reset_parameters(self) -> None:
         """Re-initialises the item table (unless shared), the position tables of
-        :meth:`position_tables` (normal, ``init_std``), the blocks and the final norm."""
+        :meth:`position_tables` (``init_std``), the blocks and the final norm."""
         if not self.shared_items:
             self.item_embedding.reset_parameters()
         for table in self.position_tables():
-            torch.nn.init.normal_(table.weight, std=self.init_std)
+            init_normal_(table.weight, self.init_std)
         for block in self.blocks:
             block.reset_parameters()
         self.final_norm.reset_parameters()
@@ -112,6 +124,10 @@ class SequentialRecommender(Recommender):
     def position_tables(self) -> list[torch.nn.Embedding]:
         """The model's own position (and interval) embedding tables."""
         return []
+
+    def embed_items(self, items: Tensor) -> Tensor:
+        """Input embeddings of ``[B, T]`` items (zero at padding), times ``input_scale``."""
+        return self.item_embedding(items) * self.input_scale
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
         """``[B, T]`` items (left-padded), ``[T]`` positions, ``[B, T]`` time steps ->

@@ -24,7 +24,8 @@ class TiSASRec(SequentialRecommender):
         \mathbf{P}^K_j + \mathbf{R}^K_{r_{ij}})^\top}{\sqrt{d}}\right), \qquad
         \mathbf{z}_i = \sum_j \alpha_{ij}(\mathbf{V}_j + \mathbf{P}^V_j + \mathbf{R}^V_{r_{ij}})
 
-    The input is the item embeddings alone (positions enter through keys and values); the
+    The input is the item embeddings alone, times √d (``scale_embeddings``; positions enter
+    through keys and values); the
     four embeddings are shared by all blocks, as in the authors' code. Dropout acts on the
     interval tables (one mask per batch) rather than on every pair's embedding, which keeps
     attention free of ``[B, T, T, d]`` tensors (graphrec's choice). Blocks, residuals
@@ -53,12 +54,12 @@ class TiSASRec(SequentialRecommender):
         loss: str = "ce",
         num_negatives: int = 256,
         item_embedding: ItemEmbedding | None = None,
-        init_std: float = 0.1,
+        init_std: float | None = None,
+        scale_embeddings: bool = True,
     ) -> None:
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
-                         item_embedding, init_std)
+                         item_embedding, init_std, scale_embeddings)
         self.time_span = time_span
-        self.init_std = init_std
         self.position_key = nn.Embedding(maxlen, embedding_dim)
         self.position_value = nn.Embedding(maxlen, embedding_dim)
         self.interval_key = nn.Embedding(time_span + 1, embedding_dim)
@@ -76,7 +77,7 @@ class TiSASRec(SequentialRecommender):
         return (times.unsqueeze(2) - times.unsqueeze(1)).abs().clamp(max=self.time_span)
 
     def encode(self, items: Tensor, positions: Tensor, times: Tensor) -> Tensor:
-        x = self.dropout(self.item_embedding(items))
+        x = self.dropout(self.embed_items(items))
         context = {
             "pos_key": self.dropout(self.position_key(positions)),
             "pos_value": self.dropout(self.position_value(positions)),

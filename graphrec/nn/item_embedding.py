@@ -28,14 +28,16 @@ class ItemEmbedding(nn.Module):
     Args:
         num_items: :math:`|\mathcal{I}|`.
         embedding_dim: :math:`d`.
-        init_std: rows start from :math:`\mathcal{N}(0, \sigma^2)`.
+        init_std: rows start from :math:`\mathcal{N}(0, \sigma^2)`; ``None``: Xavier-normal,
+            :math:`\sigma = \sqrt{2 / (|\mathcal{I}| + d)}` (the SASRec authors' code).
 
     Shapes:
         - forward: any integer shape ``[*]`` with values in ``[-1, num_items)`` →
           ``[*, d]``.
     """
 
-    def __init__(self, num_items: int, embedding_dim: int, init_std: float = 0.1) -> None:
+    def __init__(self, num_items: int, embedding_dim: int, init_std: float | None = 0.1
+                 ) -> None:
         super().__init__()
         self.num_items = num_items
         self.embedding_dim = embedding_dim
@@ -44,7 +46,7 @@ class ItemEmbedding(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight, std=self.init_std)
+        init_normal_(self.weight, self.init_std)
 
     def forward(self, items: Tensor) -> Tensor:
         is_item = items != PADDING
@@ -62,6 +64,14 @@ class ItemEmbedding(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.num_items}, {self.embedding_dim})"
+
+
+def init_normal_(weight: Tensor, std: float | None) -> Tensor:
+    r"""Fills ``weight`` from :math:`\mathcal{N}(0, \sigma^2)`: ``std``, or Xavier-normal's
+    :math:`\sigma = \sqrt{2 / (\text{rows} + \text{columns})}` when ``std`` is ``None``."""
+    if std is None:
+        return nn.init.xavier_normal_(weight)
+    return nn.init.normal_(weight, std=std)
 
 
 def check_shared_table(table: ItemEmbedding | None, num_items: int, embedding_dim: int) -> bool:

@@ -67,7 +67,12 @@ class SequenceBatches:
         num_negatives: ``K`` of ``"shared"``.
         device: where batches live.
         seed: seeds shuffling and sampling.
-        bucket_batches: batches per length bucket (see :meth:`epoch_order`); 1: plain shuffle.
+        bucket_batches: batches per length bucket (see :meth:`epoch_order`); 1 (default):
+            plain shuffle. Bucketing makes epochs cheaper (less padding) but learns less per
+            epoch: a batch of short sequences then weighs its few positions as much as a
+            batch of long ones weighs its many, and on Beauty SASRec reached validation
+            NDCG@10 0.0627 after 5 plain-shuffle epochs against 0.0513 bucketed, more than
+            the 30 % of time bucketing saves (docs/sequential.md).
     """
 
     def __init__(
@@ -79,7 +84,7 @@ class SequenceBatches:
         num_negatives: int = 100,
         device: torch.device | str = "cpu",
         seed: int = 0,
-        bucket_batches: int = 32,
+        bucket_batches: int = 1,
     ) -> None:
         if negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES} (got {negatives!r})")

@@ -30,6 +30,14 @@ def init_distributed(backend: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def close_distributed() -> None:
+    """Leaves the process group (after a barrier, so no rank tears down while another still
+    communicates); a no-op outside one. Call it at the end of a ``torchrun`` script."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def world() -> tuple[int, int]:
     """``(rank, world_size)``; ``(0, 1)`` outside a process group."""
     if dist.is_available() and dist.is_initialized():

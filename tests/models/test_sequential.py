@@ -96,6 +96,37 @@ def test_padding_and_future_items_do_not_change_a_position(name):
     assert not torch.allclose(out[:, -1], out2[:, -1])
 
 
+@pytest.mark.parametrize("name", ["sasrec", "tisasrec"])
+def test_input_scale_enters_the_input_only(name):
+    """scale_embeddings multiplies the input item rows by sqrt(d); scores use the raw table.
+    Same hidden states as an unscaled twin whose input table is pre-multiplied."""
+    split, _ = _cyclic()
+    torch.manual_seed(0)
+    scaled = MODELS[name](split, embedding_dim=16, maxlen=6, dropout=0.0).eval()
+    twin = MODELS[name](split, embedding_dim=16, maxlen=6, dropout=0.0,
+                        scale_embeddings=False).eval()
+    twin.load_state_dict(scaled.state_dict())
+    with torch.no_grad():
+        twin.item_embedding.weight.mul_(4.0)  # sqrt(16)
+    items = torch.tensor([[PADDING, 3, 4, 5, 6, 7]])
+    times = torch.tensor([[0, 1, 2, 4, 5, 7]])
+    positions = torch.arange(6)
+    torch.testing.assert_close(scaled.encode(items, positions, times),
+                               twin.encode(items, positions, times), atol=1e-5, rtol=1e-5)
+    assert scaled.input_scale == 4.0 and twin.input_scale == 1.0
+
+
+def test_default_init_is_xavier_normal_per_table():
+    """init_std=None: each table ~ N(0, 2 / (rows + d)), as the authors' code initialises."""
+    torch.manual_seed(0)
+    model = SASRec(10, 4000, embedding_dim=64, maxlen=200)
+    for table in (model.item_embedding.weight, model.position_embedding.weight):
+        expected = (2.0 / (table.size(0) + table.size(1))) ** 0.5
+        assert abs(float(table.detach().std()) / expected - 1.0) < 0.05
+    fixed = SASRec(10, 4000, embedding_dim=64, maxlen=200, init_std=0.3)
+    assert abs(float(fixed.position_embedding.weight.detach().std()) / 0.3 - 1.0) < 0.05
+
+
 @pytest.mark.parametrize("loss", ["ce", "bce", "sampled_softmax"])
 def test_loss_ignores_padding(loss):
     split, (train, _, _) = _cyclic()
