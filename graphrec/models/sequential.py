@@ -71,9 +71,9 @@ class SequentialRecommender(Recommender):
             code initialises them.
         scale_embeddings: multiply the input item embeddings by :math:`\sqrt{d}` (the
             Transformer's and the SASRec / TiSASRec authors' code; the output scores use
-            the unscaled table). With Xavier-normal tables this puts items and positions on
-            one scale; on Beauty it more than doubled validation NDCG@10 after 5 epochs
-            (0.0627 against 0.0255; docs/sequential.md).
+            the unscaled table). With Xavier-normal tables (together) it raised SASRec's
+            validation NDCG@10 on Beauty after 5 epochs from 0.0324 to 0.0513
+            (docs/sequential.md).
     """
 
     uses_time = False

@@ -70,9 +70,9 @@ class SequenceBatches:
         bucket_batches: batches per length bucket (see :meth:`epoch_order`); 1 (default):
             plain shuffle. Bucketing makes epochs cheaper (less padding) but learns less per
             epoch: a batch of short sequences then weighs its few positions as much as a
-            batch of long ones weighs its many, and on Beauty SASRec reached validation
-            NDCG@10 0.0627 after 5 plain-shuffle epochs against 0.0513 bucketed, more than
-            the 30 % of time bucketing saves (docs/sequential.md).
+            batch of long ones weighs its many. On Beauty SASRec reached validation
+            NDCG@10 0.0627 after 5 plain-shuffle epochs against 0.0513 bucketed: worth more
+            than the ~30 % of epoch time bucketing saves (docs/sequential.md).
     """
 
     def __init__(

@@ -2,12 +2,49 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 
-def sinkhorn_knopp(logits: Tensor, iterations: int = 20) -> Tensor:
+def _sinkhorn_iterations(logits: Tensor, iterations: int) -> Tensor:
+    matrix = torch.exp(logits - logits.amax(dim=(-2, -1), keepdim=True))
+    for _ in range(iterations):
+        matrix = matrix / matrix.sum(dim=-1, keepdim=True)
+        matrix = matrix / matrix.sum(dim=-2, keepdim=True)
+    return matrix
+
+
+class _ImplicitSinkhorn(torch.autograd.Function):
+    """Sinkhorn-Knopp forward without an autograd graph; backward by implicit
+    differentiation of the doubly stochastic fixed point (see :func:`sinkhorn_knopp`)."""
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, iterations: int) -> Tensor:
+        matrix = _sinkhorn_iterations(logits, iterations)
+        ctx.save_for_backward(matrix)
+        return matrix
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        (matrix,) = ctx.saved_tensors
+        n = matrix.size(-1)
+        weighted = matrix * grad
+        rhs = torch.cat([weighted.sum(-1), weighted.sum(-2)], dim=-1)          # [..., 2n]
+        eye = torch.eye(n, dtype=matrix.dtype, device=matrix.device).expand_as(matrix)
+        system = torch.cat([torch.cat([eye, matrix], -1),
+                            torch.cat([matrix.transpose(-1, -2), eye], -1)], -2)  # [..., 2n, 2n]
+        # [1; -1] spans the system's null space (shifting every row potential up and every
+        # column potential down leaves P unchanged) and rhs is orthogonal to it, so adding
+        # its outer product makes the system regular without changing the solution
+        null = torch.cat([matrix.new_ones(n), -matrix.new_ones(n)])
+        potentials = torch.linalg.solve(system + torch.outer(null, null), rhs)
+        alpha, beta = potentials.split(n, dim=-1)
+        return matrix * (grad - alpha.unsqueeze(-1) - beta.unsqueeze(-2)), None
+
+
+def sinkhorn_knopp(logits: Tensor, iterations: int = 20, implicit_grad: bool = True) -> Tensor:
     r"""Projects ``[..., n, n]`` logits onto (approximately) doubly stochastic matrices:
     :math:`\mathbf{M}^{(0)} = \exp(\mathbf{L})`, then ``iterations`` rounds of row then
     column normalisation (Sinkhorn & Knopp, 1967). After the last round columns sum to 1
@@ -15,12 +52,32 @@ def sinkhorn_knopp(logits: Tensor, iterations: int = 20) -> Tensor:
 
     The maximum is subtracted before ``exp`` (it cancels in the normalisations) so large
     logits do not overflow.
+
+    Gradient (``implicit_grad=True``, graphrec's choice): instead of back-propagating
+    through the ``4 * iterations`` unrolled operations, the backward pass differentiates
+    the fixed point :math:`\mathbf{P} = \mathrm{diag}(e^{\mathbf{f}})\,e^{\mathbf{L}}\,
+    \mathrm{diag}(e^{\mathbf{g}})` with :math:`\mathbf{P}\mathbf{1} = \mathbf{P}^\top
+    \mathbf{1} = \mathbf{1}`:
+
+    .. math::
+        \frac{\partial \ell}{\partial \mathbf{L}} = \mathbf{P} \odot (\mathbf{G} -
+        \boldsymbol{\alpha}\mathbf{1}^\top - \mathbf{1}\boldsymbol{\beta}^\top),
+        \qquad
+        \begin{bmatrix}\mathbf{I} & \mathbf{P} \\ \mathbf{P}^\top & \mathbf{I}
+        \end{bmatrix}
+        \begin{bmatrix}\boldsymbol{\alpha} \\ \boldsymbol{\beta}\end{bmatrix} =
+        \begin{bmatrix}(\mathbf{P}\odot\mathbf{G})\mathbf{1} \\
+        (\mathbf{P}\odot\mathbf{G})^\top\mathbf{1}\end{bmatrix}
+
+    (:math:`\mathbf{G} = \partial\ell / \partial\mathbf{P}`; one batched
+    :math:`2n \times 2n` solve). It is the exact gradient of the converged projection and
+    agrees with the unrolled one once the iterations have converged (tested); it saves
+    the unrolled graph's time and memory. ``implicit_grad=False`` back-propagates through
+    the iterations.
     """
-    matrix = torch.exp(logits - logits.amax(dim=(-2, -1), keepdim=True))
-    for _ in range(iterations):
-        matrix = matrix / matrix.sum(dim=-1, keepdim=True)
-        matrix = matrix / matrix.sum(dim=-2, keepdim=True)
-    return matrix
+    if implicit_grad and logits.requires_grad:
+        return _ImplicitSinkhorn.apply(logits, iterations)
+    return _sinkhorn_iterations(logits, iterations)
 
 
 class MHCResidual(nn.Module):
