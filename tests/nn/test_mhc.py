@@ -38,7 +38,7 @@ def test_implicit_gradient_equals_the_unrolled_one_at_convergence():
         logits = (scale * torch.randn(6, 4, 4, dtype=torch.float64)).requires_grad_()
         weights = torch.randn(6, 4, 4, dtype=torch.float64)
         implicit, = torch.autograd.grad(
-            (sinkhorn_knopp(logits, iterations) * weights).sum(), logits)
+            (sinkhorn_knopp(logits, iterations, implicit_grad=True) * weights).sum(), logits)
         unrolled, = torch.autograd.grad(
             (sinkhorn_knopp(logits, iterations, implicit_grad=False) * weights).sum(), logits)
         torch.testing.assert_close(implicit, unrolled, atol=1e-8, rtol=1e-6)
@@ -48,6 +48,19 @@ def test_implicit_gradient_equals_the_unrolled_one_at_convergence():
                                    atol=1e-8, rtol=0)
         torch.testing.assert_close(implicit.sum(-2), torch.zeros(6, 4, dtype=torch.float64),
                                    atol=1e-8, rtol=0)
+
+
+def test_implicit_gradient_of_a_saturated_permutation_is_finite():
+    """A permutation-like P makes the implicit system singular: the minimum-norm solution
+    keeps the gradient finite and equal to the unrolled one (both ~0: P is saturated)."""
+    logits = torch.stack([40.0 * torch.eye(4), 40.0 * torch.eye(4).flip(0),
+                          torch.randn(4, 4)]).requires_grad_()
+    weights = torch.randn(3, 4, 4)
+    implicit, = torch.autograd.grad(
+        (sinkhorn_knopp(logits, implicit_grad=True) * weights).sum(), logits)
+    unrolled, = torch.autograd.grad((sinkhorn_knopp(logits) * weights).sum(), logits)
+    assert torch.isfinite(implicit).all()
+    torch.testing.assert_close(implicit[:2], unrolled[:2], atol=1e-5, rtol=0)
 
 
 def test_identity_and_uniform_maps_give_the_plain_residual():
