@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from graphrec.eval.evaluator import Evaluator
+from graphrec.eval.item_to_item import ItemToItemEvaluator
 from graphrec.graph.build import INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sessions import ONE_DAY, Sessions, build_sessions, item_graph
@@ -224,20 +224,20 @@ def prepare_item_embedding_task(
         recall_users=eligible.nonzero().view(-1))
 
 
-class QueryItemScorer:
-    """Scores every item for a user by cosine similarity to the user's query item, for
-    :class:`~graphrec.eval.Evaluator` (anything with ``scorer()``)."""
+class CosineItemScorer:
+    """Item-to-item scores of an ``[num_items, d]`` embedding: cosine similarity, for
+    :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator` (anything with
+    ``item_scorer()``)."""
 
-    def __init__(self, item_embeddings: Tensor, query: Tensor) -> None:
+    def __init__(self, item_embeddings: Tensor) -> None:
         self.items = F.normalize(item_embeddings.detach(), dim=-1)
-        self.query = query.to(self.items.device)
 
     @property
     def device(self) -> torch.device:
         return self.items.device
 
-    def scorer(self) -> Callable[[Tensor], Tensor]:
-        return lambda users: self.items[self.query[users.to(self.items.device)]] @ self.items.t()
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        return lambda items: self.items[items.to(self.items.device)] @ self.items.t()
 
 
 def pair_scores(item_embeddings: Tensor, pairs: Tensor) -> Tensor:
@@ -268,18 +268,21 @@ def evaluate_item_embeddings(
                          pair_scores(cold_embeddings, task.cold_neg))
                      if cold_embeddings is not None and task.cold_pos.numel() else None),
     }
-    out.update(evaluate_recall(QueryItemScorer(item_embeddings, task.query), task, ks))
+    out.update(evaluate_recall(CosineItemScorer(item_embeddings), task, ks))
     return out
 
 
 def evaluate_recall(model, task: ItemEmbeddingTask, ks: tuple[int, ...] = (10,)
                     ) -> dict[str, float]:
-    """HR@k and NDCG@k of a model with ``scorer()`` and ``device`` (a
-    :class:`QueryItemScorer`, or any :class:`~graphrec.models.Recommender` such as
-    popularity) on the task's recall users, training items masked."""
+    """HR@k and NDCG@k of a model with ``item_scorer()`` and ``device`` (a
+    :class:`CosineItemScorer`, or a :class:`~graphrec.models.Recommender` such as
+    popularity) from each recall user's query item, the user's training items masked:
+    the one :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator` with
+    ``mask_history=True``."""
     device = model.device
-    result = Evaluator(ks=ks, metrics=("hit", "ndcg")).evaluate(
-        model, task.target.to(device), exclude=task.train.to(device),
-        users=task.recall_users.to(device))
+    evaluator = ItemToItemEvaluator(task.query.to(device), ks=ks, metrics=("hit", "ndcg"),
+                                    mask_history=True)
+    result = evaluator.evaluate(model, task.target.to(device), exclude=task.train.to(device),
+                                users=task.recall_users.to(device))
     return {f"{'hr' if name.startswith('hit') else 'ndcg'}@{name.split('@')[1]}": value
             for name, value in result.metrics.items()}

@@ -61,8 +61,10 @@ class ItemToItemEvaluator(Evaluator):
 
     The model needs ``item_scorer() -> callable(items) -> [B, num_items]`` item-to-item
     scores (see :meth:`graphrec.models.base.Recommender.item_scorer`). Batching, top-k and
-    metrics are :class:`~graphrec.eval.evaluator.Evaluator`'s; only what is scored and
-    masked differs: ``exclude`` is ignored and only the query itself leaves the ranking.
+    metrics are :class:`~graphrec.eval.evaluator.Evaluator`'s; only what is scored differs.
+    The query itself always leaves the ranking; ``exclude`` (the user's history) does too
+    only with ``mask_history=True`` (PinSAGE's protocol keeps it rankable, the
+    item-embedding protocol of :mod:`graphrec.eval.item_embeddings` masks it).
     Users without a query (``-1``) or without a target are skipped.
 
     Args:
@@ -71,11 +73,13 @@ class ItemToItemEvaluator(Evaluator):
         ks: cut-offs.
         metrics: names from :data:`graphrec.eval.metrics.METRICS`.
         batch_size: queries per scoring batch.
+        mask_history: also mask the ``exclude`` items (default ``False``).
     """
 
     def __init__(self, queries: Tensor, ks: Sequence[int] = (10, 20),
-                 metrics: Sequence[str] = METRICS, batch_size: int = 1024) -> None:
-        super().__init__(ks, metrics, batch_size)
+                 metrics: Sequence[str] = METRICS, batch_size: int = 1024,
+                 mask_history: bool = False) -> None:
+        super().__init__(ks, metrics, batch_size, mask_history=mask_history)
         self.queries = torch.as_tensor(queries, dtype=torch.long).view(-1)
 
     def scorer(self, model, history: Interactions | Sequence[Interactions] | None = None
@@ -96,7 +100,3 @@ class ItemToItemEvaluator(Evaluator):
             raise ValueError(f"user {int(users.max())} has no query entry "
                              f"({self.queries.numel()} queries)")
         return self.queries.to(users.device)[users] >= 0
-
-    def mask(self, scores: Tensor, users: Tensor,
-             exclude: Interactions | Sequence[Interactions] | None) -> Tensor:
-        return scores  # only the query is removed (by the scorer)

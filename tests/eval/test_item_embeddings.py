@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from graphrec.eval.item_embeddings import (
-    QueryItemScorer,
+    CosineItemScorer,
     auc,
     corrupt_pairs,
     evaluate_item_embeddings,
@@ -85,7 +85,28 @@ def test_block_embeddings_score_perfect_link_prediction_and_recall_beats_popular
     popularity = Popularity(task.num_users, task.num_items)
     popularity.fit(task.train)
     assert metrics["hr@10"] >= evaluate_recall(popularity, task)["hr@10"]
-    scorer = QueryItemScorer(block_embedding, task.query).scorer()
+    scorer = CosineItemScorer(block_embedding).item_scorer()
     user = int(task.recall_users[0])
-    scores = scorer(torch.tensor([user]))[0]
+    scores = scorer(task.query[[user]])[0]
     assert scores[int(task.query[user])] == pytest.approx(1.0)
+
+
+def test_recall_masks_the_users_training_items_and_matches_a_hand_ranking():
+    """evaluate_recall = ItemToItemEvaluator(mask_history=True): per recall user, rank all
+    items by cosine similarity to the query, drop the user's training items, HR@k of the
+    held-out target — recomputed here by hand."""
+    task = prepare_item_embedding_task(_events(), max_gap=1000, seed=0)
+    embedding = torch.randn(24, 4, generator=torch.Generator().manual_seed(1))
+    metrics = evaluate_recall(CosineItemScorer(embedding), task, ks=(3, 10))
+    unit = torch.nn.functional.normalize(embedding, dim=-1)
+    hits = {3: [], 10: []}
+    for user in task.recall_users.tolist():
+        scores = unit[int(task.query[user])] @ unit.t()
+        seen = task.train.indices[task.train.users == user]
+        scores[seen] = float("-inf")
+        target = int(task.target.indices[task.target.users == user][0])
+        rank = int((scores > scores[target]).sum())
+        for k in hits:
+            hits[k].append(float(rank < k))
+    for k, values in hits.items():
+        assert metrics[f"hr@{k}"] == pytest.approx(sum(values) / len(values))
