@@ -37,6 +37,7 @@ from graphrec.data import load_lastfm, load_movielens_100k
 from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weighted_items
 from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM
+from graphrec.graph.build import HAS_TAG
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import Split, leave_one_out, select_edges
 from graphrec.models import build_model
@@ -103,9 +104,11 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
 
 
 def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]],
-                 test_users: torch.Tensor | None = None) -> dict[str, dict]:
+                 test_users: torch.Tensor | None = None,
+                 featured_users: torch.Tensor | None = None) -> dict[str, dict]:
     """Trains each model on ``split.train`` (early stopping on validation MRR@20) and returns
-    its item-to-item test metrics (optionally over ``test_users`` only)."""
+    its item-to-item test metrics (optionally over ``test_users`` only; with
+    ``featured_users``, also ``featured_hr@10`` / ``featured_mrr`` over those users)."""
     train = Interactions.from_graph(split.train)
     valid = Interactions.from_graph(split.valid)
     test = Interactions.from_graph(split.test)
@@ -123,6 +126,10 @@ def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]]
                           "i2i_mrr": metrics[f"mrr@{num_items}"],
                           "train_seconds": fit.train_seconds, "epochs": fit.epochs_run,
                           "best_epoch": fit.best_epoch, "model": model}
+        if featured_users is not None:
+            featured = full.evaluate(model, test.to(model.device), users=featured_users).metrics
+            results[label]["featured_hr@10"] = featured["hit@10"]
+            results[label]["featured_mrr"] = featured[f"mrr@{num_items}"]
         print(f"  {label}: HR@10={metrics['hit@10']:.4f} MRR={metrics[f'mrr@{num_items}']:.4f}"
               f" ({fit.epochs_run} epochs, {fit.train_seconds:.1f}s)", flush=True)
     return results
@@ -138,6 +145,19 @@ def hide_items(split: Split, fraction: float, seed: int) -> tuple[Split, torch.T
     is_cold[cold] = True
     keep = (~is_cold[split.train[INTERACTS].edge_index[1]]).nonzero().view(-1)
     return Split(select_edges(split.train, keep), split.valid, split.test), cold
+
+
+def items_with_features(graph) -> torch.Tensor:
+    """Boolean per item: has a tag (``('item', 'has_tag', 'tag')``) or a non-zero feature
+    row (``graph['item'].x``) -- what a cold item's embedding is made from."""
+    num_items = int(graph[ITEM].num_nodes)
+    has = torch.zeros(num_items, dtype=torch.bool)
+    if HAS_TAG in graph.edge_types:
+        has[graph[HAS_TAG].edge_index[0]] = True
+    x = graph[ITEM].get("x")
+    if x is not None:
+        has |= x.abs().sum(1) > 0
+    return has
 
 
 def show_neighbours(dataset, model, query: int) -> list[str]:
@@ -209,8 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     is_cold = torch.zeros(test.num_items, dtype=torch.bool)
     is_cold[cold_items] = True
     cold_users = test.users[is_cold[test.indices]].unique()
+    # the cold queries whose target has features (tags / genres and year) to embed it from
+    has_features = items_with_features(cold_split.train)
+    target = torch.full((test.num_users,), -1, dtype=torch.long)
+    target[test.users] = test.indices
+    featured_users = cold_users[has_features[target[cold_users]]]
     cold = item_to_item(dataset, cold_split, args, {n: (n, {}) for n in MODELS},
-                        test_users=cold_users)
+                        test_users=cold_users, featured_users=featured_users)
 
     models = {name: {"i2i_hr@10": i2i[name]["i2i_hr@10"], "i2i_mrr": i2i[name]["i2i_mrr"],
                      "recall@20": user_results[name]["test"]["recall@20"],
@@ -218,15 +243,18 @@ def main(argv: list[str] | None = None) -> int:
                      "train_seconds": i2i[name]["train_seconds"],
                      "user_train_seconds": user_results[name]["train_seconds"],
                      "cold_i2i_hr@10": cold[name]["i2i_hr@10"],
-                     "cold_i2i_mrr": cold[name]["i2i_mrr"]}
+                     "cold_i2i_mrr": cold[name]["i2i_mrr"],
+                     "cold_featured_hr@10": cold[name]["featured_hr@10"],
+                     "cold_featured_mrr": cold[name]["featured_mrr"]}
               for name in MODELS}
     ablation = {label: {k: v for k, v in row.items() if k != "model"}
                 for label, row in i2i.items() if label.startswith("pinsage")}
     title = f"{dataset.name}: item-to-item (leave-one-out, {int(test.user_degree().gt(0).sum())}"
     print_table(title + " queries), user recommendation (random 80/10/10), cold items "
-                f"({cold_items.numel()} items, {cold_users.numel()} queries)", models,
+                f"({cold_items.numel()} items, {cold_users.numel()} queries, "
+                f"{featured_users.numel()} with a featured target: cold_featured_*)", models,
                 ["i2i_hr@10", "i2i_mrr", "recall@20", "ndcg@20", "cold_i2i_hr@10",
-                 "train_seconds"])
+                 "cold_i2i_mrr", "cold_featured_hr@10", "train_seconds"])
     if len(ablation) > 1:
         print_table("PinSAGE ablation (item-to-item)", ablation,
                     ["i2i_hr@10", "i2i_mrr", "epochs", "best_epoch", "train_seconds"])
@@ -243,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": dataset.summary(), "seed": args.seed, "max_seconds": args.max_seconds,
         "models": models, "ablation": ablation,
         "cold": {"items": int(cold_items.numel()), "queries": int(cold_users.numel()),
+                 "featured_queries": int(featured_users.numel()),
                  **{name: {k: v for k, v in row.items() if k != "model"}
                     for name, row in cold.items()}},
         "user_recommendation": {name: {"test": r["test"], "train_seconds": r["train_seconds"],
