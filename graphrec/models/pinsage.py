@@ -172,8 +172,10 @@ class PinSAGE(Recommender):
       graph *without* that fold, so :math:`i` never reaches :math:`q`'s neighbourhood
       through :math:`u` (no leakage); each fold is used once every :math:`F` epochs. The
       query :math:`q` is the item :math:`u` engaged with just before :math:`i` when the
-      interactions have times (just after, for :math:`u`'s first item), else a uniformly
-      drawn other item of :math:`u` (a fresh item → user → item step each epoch).
+      interactions have times (just after, for :math:`u`'s first item), else another item
+      of :math:`u` drawn in proportion to :math:`w_{uq}^a` (``query_weight_exponent``
+      :math:`a`, interaction weights such as play counts; uniform without weights or for
+      :math:`a = 0`): a fresh weighted item → user → item step each epoch.
     * Easy negatives :math:`\mathcal{E}`: ``num_easy`` items shared by the batch, uniform
       over items with training interactions (the paper's 500 per batch of 512, scaled).
     * Hard negatives :math:`\mathcal{H}_q`: items ranked :math:`r_1..r_2` by the query's
@@ -226,7 +228,8 @@ class PinSAGE(Recommender):
         query_weight_exponent: :math:`a`; without times, the query of a positive
             :math:`(u, i)` is another item :math:`q` of :math:`u` drawn with probability
             :math:`\propto w_{uq}^a` (interaction weights, e.g. play counts); 0 draws it
-            uniformly.
+            uniformly. Default 1: in proportion to play counts, like the evaluation's
+            query (a user's most played artist) is biased to heavily played items.
         seed: seeds folds, walks and pair sampling.
     """
 
@@ -256,7 +259,7 @@ class PinSAGE(Recommender):
         margin: float = 0.1,
         num_folds: int = 5,
         cold_dropout: float = 0.3,
-        query_weight_exponent: float = 0.0,
+        query_weight_exponent: float = 1.0,
         output_layer: bool = False,
         normalize_output: bool = True,
         seed: int = 0,

@@ -184,7 +184,7 @@ def test_weighted_queries_follow_interaction_weights():
                                     user_ids=range(3), item_ids=range(6),
                                     item_features=torch.eye(6))
     train = Interactions.from_graph(graph)
-    model = _small_model(graph, num_folds=1, num_easy=2, query_weight_exponent=1.0)
+    model = _small_model(graph, num_folds=1, num_easy=2)  # default exponent 1
     model.fit(train)
     batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
     edges = torch.arange(train.num_interactions).repeat(4000)
@@ -204,7 +204,7 @@ def test_weighted_queries_follow_interaction_weights():
     of_item3 = partner[own == 3]
     assert bool((of_item3 == 4).all())
     # exponent 0 keeps the uniform draw (and ignores the weights)
-    uniform = _small_model(graph, num_folds=1, num_easy=2)
+    uniform = _small_model(graph, num_folds=1, num_easy=2, query_weight_exponent=0.0)
     uniform.fit(train)
     draws = uniform.train_batches(train, 16, "cpu", 0)._random_partner(edges)
     assert abs(float((draws[own == 2] == 1).float().mean()) - 0.5) < 0.03
