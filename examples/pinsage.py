@@ -16,7 +16,8 @@ Three experiments, each model trained by the one ``Trainer``:
 2. User recommendation on the spine's per-user random 80/10/10 split: a PinSAGE user is the
    mean of their training items' embeddings; full-ranking Recall@20 / NDCG@20.
 3. Cold items: 10 % of the items (seeded) lose all their training interactions; HR@10 of
-   the item-to-item queries whose held-out item is one of them.
+   the item-to-item queries whose held-out item is one of them (and, ``cold_featured_*``,
+   of those whose cold target has tags or features to be embedded from).
 
 Prints the tables, one query item's top-5 neighbours by title, and writes the JSON
 (``models`` -> ``pinsage``, ``pixie``, ``popularity``, ``lightgcn`` with ``i2i_hr@10``,
