@@ -53,7 +53,7 @@ def main() -> None:
     run_args = example.parse_args(["--dataset", args.dataset, "--quiet", "--epochs",
                                    str(args.epochs), "--max-seconds", str(args.max_seconds)])
     example.PINSAGE_SETTINGS[args.dataset] = {}  # class defaults + --model-args only
-    split, users, featured = loo, None, None
+    split, users, featured, cold = loo, None, None, None
     test = Interactions.from_graph(loo.test)
     if args.cold:
         split, cold = example.hide_items(loo, 0.1, 0)
@@ -65,10 +65,14 @@ def main() -> None:
         featured = users[example.items_with_features(split.train)[target[users]]]
     extra = json.loads(args.model_args)
     result = example.item_to_item(dataset, split, run_args, {"pinsage": ("pinsage", extra)},
-                                  test_users=users, featured_users=featured)["pinsage"]
+                                  test_users=users, featured_users=featured,
+                                  cold_items=cold)["pinsage"]
     if featured is not None:
         print(f"cold with features: {featured.numel()} queries "
               f"HR@10={result['featured_hr@10']:.4f} MRR={result['featured_mrr']:.4f}")
+        print(f"warm-target queries HR@10={result['warm_hr@10']:.4f}; share of cold items "
+              f"in all top-10 lists {result['cold_top10_share']:.4f} ({cold.numel()} of "
+              f"{test.num_items} items cold)")
     else:
         train = Interactions.from_graph(split.train)
         queries = example.i2i_queries(dataset.name, split.train, train, 0)

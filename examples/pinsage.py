@@ -116,10 +116,14 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
 
 def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]],
                  test_users: torch.Tensor | None = None,
-                 featured_users: torch.Tensor | None = None) -> dict[str, dict]:
+                 featured_users: torch.Tensor | None = None,
+                 cold_items: torch.Tensor | None = None) -> dict[str, dict]:
     """Trains each model on ``split.train`` (early stopping on validation MRR@20) and returns
     its item-to-item test metrics (optionally over ``test_users`` only; with
-    ``featured_users``, also ``featured_hr@10`` / ``featured_mrr`` over those users)."""
+    ``featured_users``, also ``featured_hr@10`` / ``featured_mrr`` over those users; with
+    ``cold_items``, also ``warm_hr@10`` over the users whose target is warm and
+    ``cold_top10_share``, the share of cold items among all users' top-10 lists: a model
+    that lifted every cold item would show it there)."""
     train = Interactions.from_graph(split.train)
     valid = Interactions.from_graph(split.valid)
     test = Interactions.from_graph(split.test)
@@ -141,9 +145,35 @@ def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]]
             featured = full.evaluate(model, test.to(model.device), users=featured_users).metrics
             results[label]["featured_hr@10"] = featured["hit@10"]
             results[label]["featured_mrr"] = featured[f"mrr@{num_items}"]
+        if cold_items is not None:
+            is_cold = torch.zeros(num_items, dtype=torch.bool)
+            is_cold[cold_items] = True
+            target = torch.full((test.num_users,), -1, dtype=torch.long)
+            target[test.users] = test.indices
+            users = test.users[queries[test.users] >= 0]
+            warm_users = users[~is_cold[target[users]]]
+            results[label]["warm_hr@10"] = full.evaluate(
+                model, test.to(model.device), users=warm_users).metrics["hit@10"]
+            results[label]["cold_top10_share"] = cold_share(model, queries[users], is_cold)
         print(f"  {label}: HR@10={metrics['hit@10']:.4f} MRR={metrics[f'mrr@{num_items}']:.4f}"
               f" ({fit.epochs_run} epochs, {fit.train_seconds:.1f}s)", flush=True)
     return results
+
+
+@torch.no_grad()
+def cold_share(model, queries: torch.Tensor, is_cold: torch.Tensor, k: int = 10) -> float:
+    """Share of ``is_cold`` items among the top-``k`` items of ``queries`` (query excluded)."""
+    model.eval()
+    score = model.item_scorer()
+    hits, total = 0, 0
+    for start in range(0, queries.numel(), 512):
+        query = queries[start:start + 512].to(model.device)
+        scores = score(query).float().clone()
+        scores[torch.arange(query.numel(), device=scores.device), query] = float("-inf")
+        top = scores.topk(k, dim=1).indices.cpu()
+        hits += int(is_cold[top].sum())
+        total += top.numel()
+    return hits / max(total, 1)
 
 
 def hide_items(split: Split, fraction: float, seed: int) -> tuple[Split, torch.Tensor]:
@@ -247,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     target[test.users] = test.indices
     featured_users = cold_users[has_features[target[cold_users]]]
     cold = item_to_item(dataset, cold_split, args, {n: (n, {}) for n in MODELS},
-                        test_users=cold_users, featured_users=featured_users)
+                        test_users=cold_users, featured_users=featured_users,
+                        cold_items=cold_items)
 
     models = {name: {"i2i_hr@10": i2i[name]["i2i_hr@10"], "i2i_mrr": i2i[name]["i2i_mrr"],
                      "recall@20": user_results[name]["test"]["recall@20"],
@@ -257,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                      "cold_i2i_hr@10": cold[name]["i2i_hr@10"],
                      "cold_i2i_mrr": cold[name]["i2i_mrr"],
                      "cold_featured_hr@10": cold[name]["featured_hr@10"],
-                     "cold_featured_mrr": cold[name]["featured_mrr"]}
+                     "cold_featured_mrr": cold[name]["featured_mrr"],
+                     "cold_split_warm_hr@10": cold[name]["warm_hr@10"],
+                     "cold_top10_share": cold[name]["cold_top10_share"]}
               for name in MODELS}
     ablation = {label: {k: v for k, v in row.items() if k != "model"}
                 for label, row in i2i.items() if label.startswith("pinsage")}
@@ -266,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"({cold_items.numel()} items, {cold_users.numel()} queries, "
                 f"{featured_users.numel()} with a featured target: cold_featured_*)", models,
                 ["i2i_hr@10", "i2i_mrr", "recall@20", "ndcg@20", "cold_i2i_hr@10",
-                 "cold_i2i_mrr", "cold_featured_hr@10", "train_seconds"])
+                 "cold_i2i_mrr", "cold_featured_hr@10", "cold_split_warm_hr@10",
+                 "cold_top10_share", "train_seconds"])
     if len(ablation) > 1:
         print_table("PinSAGE ablation (item-to-item)", ablation,
                     ["i2i_hr@10", "i2i_mrr", "epochs", "best_epoch", "train_seconds"])
