@@ -216,12 +216,13 @@ def show_neighbours(dataset, model, query: int) -> list[str]:
 
 def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:
     print(f"\n{title}")
-    header = f"{'model':<26}" + "".join(f"{c:>16}" for c in columns)
+    widths = [max(16, len(c) + 2) for c in columns]
+    header = f"{'model':<26}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     print(header)
     print("-" * len(header))
     for name, row in rows.items():
-        cells = "".join(f"{row[c]:>16.4f}" if isinstance(row.get(c), float) else
-                        f"{str(row.get(c, '')):>16}" for c in columns)
+        cells = "".join(f"{row[c]:>{w}.4f}" if isinstance(row.get(c), float) else
+                        f"{str(row.get(c, '')):>{w}}" for c, w in zip(columns, widths, strict=True))
         print(f"{name:<26}{cells}")
 
 
