@@ -16,7 +16,8 @@ Three experiments, each model trained by the one ``Trainer``:
 2. User recommendation on the spine's per-user random 80/10/10 split: a PinSAGE user is the
    mean of their training items' embeddings; full-ranking Recall@20 / NDCG@20.
 3. Cold items: 10 % of the items (seeded) lose all their training interactions; HR@10 of
-   the item-to-item queries whose held-out item is one of them.
+   the item-to-item queries whose held-out item is one of them (and, ``cold_featured_*``,
+   of those whose cold target has tags or features to be embedded from).
 
 Prints the tables, one query item's top-5 neighbours by title, and writes the JSON
 (``models`` -> ``pinsage``, ``pixie``, ``popularity``, ``lightgcn`` with ``i2i_hr@10``,
@@ -37,6 +38,7 @@ from graphrec.data import load_lastfm, load_movielens_100k
 from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weighted_items
 from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM
+from graphrec.graph.build import HAS_TAG
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import Split, leave_one_out, select_edges
 from graphrec.models import build_model
@@ -49,6 +51,15 @@ ABLATION: dict[str, dict] = {
     "pinsage": {},
     "pinsage -hard negatives": {"max_hard": 0},
     "pinsage -curriculum": {"curriculum": False},
+}
+
+
+# PinSAGE settings per data set over the model's defaults (measured: docs/pinsage.md)
+PINSAGE_SETTINGS: dict[str, dict] = {
+    "movielens-100k": {},
+    # the paper's final dense layers, unnormalised: the output norm can carry how often an
+    # artist is listened to, which the unit-norm convolution output cannot
+    "lastfm": {"output_layer": True, "normalize_output": False},
 }
 
 
@@ -88,9 +99,10 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
     """Builds ``name`` with its defaults (plus ``model_extra``) and trains it with the one
     Trainer, early-stopping on ``evaluator``'s ``metric``."""
     model_kwargs, train_kwargs = default_settings(name)
-    model_kwargs.update(model_extra or {})
     if name == "pinsage":
+        model_kwargs.update(PINSAGE_SETTINGS[args.dataset])
         model_kwargs["seed"] = args.seed
+    model_kwargs.update(model_extra or {})
     if args.epochs is not None and "epochs" in train_kwargs:
         train_kwargs["epochs"] = args.epochs
     config = TrainConfig(**train_kwargs, metric=metric, seed=args.seed, device=args.device,
@@ -103,9 +115,15 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
 
 
 def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]],
-                 test_users: torch.Tensor | None = None) -> dict[str, dict]:
+                 test_users: torch.Tensor | None = None,
+                 featured_users: torch.Tensor | None = None,
+                 cold_items: torch.Tensor | None = None) -> dict[str, dict]:
     """Trains each model on ``split.train`` (early stopping on validation MRR@20) and returns
-    its item-to-item test metrics (optionally over ``test_users`` only)."""
+    its item-to-item test metrics (optionally over ``test_users`` only; with
+    ``featured_users``, also ``featured_hr@10`` / ``featured_mrr`` over those users; with
+    ``cold_items``, also ``warm_hr@10`` over the users whose target is warm and
+    ``cold_top10_share``, the share of cold items among all users' top-10 lists: a model
+    that lifted every cold item would show it there)."""
     train = Interactions.from_graph(split.train)
     valid = Interactions.from_graph(split.valid)
     test = Interactions.from_graph(split.test)
@@ -123,9 +141,39 @@ def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]]
                           "i2i_mrr": metrics[f"mrr@{num_items}"],
                           "train_seconds": fit.train_seconds, "epochs": fit.epochs_run,
                           "best_epoch": fit.best_epoch, "model": model}
+        if featured_users is not None:
+            featured = full.evaluate(model, test.to(model.device), users=featured_users).metrics
+            results[label]["featured_hr@10"] = featured["hit@10"]
+            results[label]["featured_mrr"] = featured[f"mrr@{num_items}"]
+        if cold_items is not None:
+            is_cold = torch.zeros(num_items, dtype=torch.bool)
+            is_cold[cold_items] = True
+            target = torch.full((test.num_users,), -1, dtype=torch.long)
+            target[test.users] = test.indices
+            users = test.users[queries[test.users] >= 0]
+            warm_users = users[~is_cold[target[users]]]
+            results[label]["warm_hr@10"] = full.evaluate(
+                model, test.to(model.device), users=warm_users).metrics["hit@10"]
+            results[label]["cold_top10_share"] = cold_share(model, queries[users], is_cold)
         print(f"  {label}: HR@10={metrics['hit@10']:.4f} MRR={metrics[f'mrr@{num_items}']:.4f}"
               f" ({fit.epochs_run} epochs, {fit.train_seconds:.1f}s)", flush=True)
     return results
+
+
+@torch.no_grad()
+def cold_share(model, queries: torch.Tensor, is_cold: torch.Tensor, k: int = 10) -> float:
+    """Share of ``is_cold`` items among the top-``k`` items of ``queries`` (query excluded)."""
+    model.eval()
+    score = model.item_scorer()
+    hits, total = 0, 0
+    for start in range(0, queries.numel(), 512):
+        query = queries[start:start + 512].to(model.device)
+        scores = score(query).float().clone()
+        scores[torch.arange(query.numel(), device=scores.device), query] = float("-inf")
+        top = scores.topk(k, dim=1).indices.cpu()
+        hits += int(is_cold[top].sum())
+        total += top.numel()
+    return hits / max(total, 1)
 
 
 def hide_items(split: Split, fraction: float, seed: int) -> tuple[Split, torch.Tensor]:
@@ -138,6 +186,19 @@ def hide_items(split: Split, fraction: float, seed: int) -> tuple[Split, torch.T
     is_cold[cold] = True
     keep = (~is_cold[split.train[INTERACTS].edge_index[1]]).nonzero().view(-1)
     return Split(select_edges(split.train, keep), split.valid, split.test), cold
+
+
+def items_with_features(graph) -> torch.Tensor:
+    """Boolean per item: has a tag (``('item', 'has_tag', 'tag')``) or a non-zero feature
+    row (``graph['item'].x``) -- what a cold item's embedding is made from."""
+    num_items = int(graph[ITEM].num_nodes)
+    has = torch.zeros(num_items, dtype=torch.bool)
+    if HAS_TAG in graph.edge_types:
+        has[graph[HAS_TAG].edge_index[0]] = True
+    x = graph[ITEM].get("x")
+    if x is not None:
+        has |= x.abs().sum(1) > 0
+    return has
 
 
 def show_neighbours(dataset, model, query: int) -> list[str]:
@@ -155,12 +216,13 @@ def show_neighbours(dataset, model, query: int) -> list[str]:
 
 def print_table(title: str, rows: dict[str, dict], columns: list[str]) -> None:
     print(f"\n{title}")
-    header = f"{'model':<26}" + "".join(f"{c:>16}" for c in columns)
+    widths = [max(16, len(c) + 2) for c in columns]
+    header = f"{'model':<26}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     print(header)
     print("-" * len(header))
     for name, row in rows.items():
-        cells = "".join(f"{row[c]:>16.4f}" if isinstance(row.get(c), float) else
-                        f"{str(row.get(c, '')):>16}" for c in columns)
+        cells = "".join(f"{row[c]:>{w}.4f}" if isinstance(row.get(c), float) else
+                        f"{str(row.get(c, '')):>{w}}" for c, w in zip(columns, widths, strict=True))
         print(f"{name:<26}{cells}")
 
 
@@ -191,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in MODELS:
         model_kwargs, train_kwargs = default_settings(name)
         if name == "pinsage":
+            model_kwargs.update(PINSAGE_SETTINGS[args.dataset])
             model_kwargs["seed"] = args.seed
         if args.epochs is not None and "epochs" in train_kwargs:
             train_kwargs["epochs"] = args.epochs
@@ -209,8 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     is_cold = torch.zeros(test.num_items, dtype=torch.bool)
     is_cold[cold_items] = True
     cold_users = test.users[is_cold[test.indices]].unique()
+    # the cold queries whose target has features (tags / genres and year) to embed it from
+    has_features = items_with_features(cold_split.train)
+    target = torch.full((test.num_users,), -1, dtype=torch.long)
+    target[test.users] = test.indices
+    featured_users = cold_users[has_features[target[cold_users]]]
     cold = item_to_item(dataset, cold_split, args, {n: (n, {}) for n in MODELS},
-                        test_users=cold_users)
+                        test_users=cold_users, featured_users=featured_users,
+                        cold_items=cold_items)
 
     models = {name: {"i2i_hr@10": i2i[name]["i2i_hr@10"], "i2i_mrr": i2i[name]["i2i_mrr"],
                      "recall@20": user_results[name]["test"]["recall@20"],
@@ -218,15 +287,21 @@ def main(argv: list[str] | None = None) -> int:
                      "train_seconds": i2i[name]["train_seconds"],
                      "user_train_seconds": user_results[name]["train_seconds"],
                      "cold_i2i_hr@10": cold[name]["i2i_hr@10"],
-                     "cold_i2i_mrr": cold[name]["i2i_mrr"]}
+                     "cold_i2i_mrr": cold[name]["i2i_mrr"],
+                     "cold_featured_hr@10": cold[name]["featured_hr@10"],
+                     "cold_featured_mrr": cold[name]["featured_mrr"],
+                     "cold_split_warm_hr@10": cold[name]["warm_hr@10"],
+                     "cold_top10_share": cold[name]["cold_top10_share"]}
               for name in MODELS}
     ablation = {label: {k: v for k, v in row.items() if k != "model"}
                 for label, row in i2i.items() if label.startswith("pinsage")}
     title = f"{dataset.name}: item-to-item (leave-one-out, {int(test.user_degree().gt(0).sum())}"
     print_table(title + " queries), user recommendation (random 80/10/10), cold items "
-                f"({cold_items.numel()} items, {cold_users.numel()} queries)", models,
+                f"({cold_items.numel()} items, {cold_users.numel()} queries, "
+                f"{featured_users.numel()} with a featured target: cold_featured_*)", models,
                 ["i2i_hr@10", "i2i_mrr", "recall@20", "ndcg@20", "cold_i2i_hr@10",
-                 "train_seconds"])
+                 "cold_i2i_mrr", "cold_featured_hr@10", "cold_split_warm_hr@10",
+                 "cold_top10_share", "train_seconds"])
     if len(ablation) > 1:
         print_table("PinSAGE ablation (item-to-item)", ablation,
                     ["i2i_hr@10", "i2i_mrr", "epochs", "best_epoch", "train_seconds"])
@@ -243,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": dataset.summary(), "seed": args.seed, "max_seconds": args.max_seconds,
         "models": models, "ablation": ablation,
         "cold": {"items": int(cold_items.numel()), "queries": int(cold_users.numel()),
+                 "featured_queries": int(featured_users.numel()),
                  **{name: {k: v for k, v in row.items() if k != "model"}
                     for name, row in cold.items()}},
         "user_recommendation": {name: {"test": r["test"], "train_seconds": r["train_seconds"],

@@ -54,6 +54,25 @@ def top_tags(graph: HeteroData, max_tags: int = 10) -> tuple[Tensor, Tensor, int
     return tags, weights, num_tags
 
 
+def tag_popularity(graph: HeteroData) -> Tensor | None:
+    r"""Per item, :math:`\log(1 + c_v) / \max_{v'} \log(1 + c_{v'})` with :math:`c_v` the
+    item's total tagging count in ``('item', 'has_tag', 'tag')`` (``[I, 1]``); ``None``
+    without tags. Tagging is side information (who tagged an artist, not who listened), so
+    items without training interactions have it too: it tells a cold item's embedding how
+    much attention the item gets, which the L1-normalised tag bag of :func:`top_tags` drops.
+    """
+    if HAS_TAG not in graph.edge_types:
+        return None
+    store = graph[HAS_TAG]
+    item = store.edge_index[0]
+    count = store.get("edge_weight")
+    count = torch.ones(item.numel()) if count is None else count.double()
+    total = torch.zeros(int(graph[ITEM].num_nodes), dtype=torch.float64).index_add_(
+        0, item, count)
+    value = torch.log1p(total)
+    return (value / value.max().clamp(min=1e-12)).float().unsqueeze(1)
+
+
 class ItemInput(nn.Module):
     r"""Layer-0 item representations: projected features, optionally plus an id embedding.
 
@@ -153,8 +172,10 @@ class PinSAGE(Recommender):
       graph *without* that fold, so :math:`i` never reaches :math:`q`'s neighbourhood
       through :math:`u` (no leakage); each fold is used once every :math:`F` epochs. The
       query :math:`q` is the item :math:`u` engaged with just before :math:`i` when the
-      interactions have times (just after, for :math:`u`'s first item), else a uniformly
-      drawn other item of :math:`u` (a fresh item → user → item step each epoch).
+      interactions have times (just after, for :math:`u`'s first item), else another item
+      of :math:`u` drawn in proportion to :math:`w_{uq}^a` (``query_weight_exponent``
+      :math:`a`, interaction weights such as play counts; uniform without weights or for
+      :math:`a = 0`): a fresh weighted item → user → item step each epoch.
     * Easy negatives :math:`\mathcal{E}`: ``num_easy`` items shared by the batch, uniform
       over items with training interactions (the paper's 500 per batch of 512, scaled).
     * Hard negatives :math:`\mathcal{H}_q`: items ranked :math:`r_1..r_2` by the query's
@@ -187,6 +208,8 @@ class PinSAGE(Recommender):
         num_layers: :math:`K`.
         use_features, use_tags, use_id_embedding: layer-0 inputs.
         max_tags: tags per item in the bag.
+        use_tag_popularity: with tags, add :func:`tag_popularity` (log total tagging count)
+            as a dense item feature.
         num_neighbors, num_walks, walk_length, restart_prob: neighbourhoods
             (see :class:`~graphrec.sampling.neighborhoods.ImportanceNeighborhoods`).
         num_easy: shared easy negatives per batch.
@@ -202,6 +225,11 @@ class PinSAGE(Recommender):
             graphrec does by default so that the margin keeps its scale).
         cold_dropout: probability that an item of a training batch's computation graph is
             embedded as a cold item (see below).
+        query_weight_exponent: :math:`a`; without times, the query of a positive
+            :math:`(u, i)` is another item :math:`q` of :math:`u` drawn with probability
+            :math:`\propto w_{uq}^a` (interaction weights, e.g. play counts); 0 draws it
+            uniformly. Default 1: in proportion to play counts, like the evaluation's
+            query (a user's most played artist) is biased to heavily played items.
         seed: seeds folds, walks and pair sampling.
     """
 
@@ -214,6 +242,7 @@ class PinSAGE(Recommender):
         num_layers: int = 2,
         use_features: bool = True,
         use_tags: bool = True,
+        use_tag_popularity: bool = True,
         use_id_embedding: bool = True,
         max_tags: int = 10,
         num_neighbors: int | None = None,
@@ -230,6 +259,7 @@ class PinSAGE(Recommender):
         margin: float = 0.1,
         num_folds: int = 5,
         cold_dropout: float = 0.3,
+        query_weight_exponent: float = 1.0,
         output_layer: bool = False,
         normalize_output: bool = True,
         seed: int = 0,
@@ -248,6 +278,10 @@ class PinSAGE(Recommender):
             self.train_time[pos] = store.time.double()
         x = train_graph[ITEM].get("x") if use_features else None
         tags = top_tags(train_graph, max_tags) if use_tags else None
+        if use_tags and use_tag_popularity:
+            popularity = tag_popularity(train_graph)
+            if popularity is not None:
+                x = popularity if x is None else torch.cat([x.float(), popularity], 1)
         self.input = ItemInput(num_items, hidden_channels, x, tags, use_id_embedding)
         self.convs = nn.ModuleList(PinSAGEConv(hidden_channels, hidden_channels)
                                    for _ in range(num_layers))
@@ -264,6 +298,7 @@ class PinSAGE(Recommender):
         self.hard_walk_length, self.hard_pool = hard_walk_length, hard_pool
         self.margin, self.num_folds, self.seed = margin, num_folds, seed
         self.cold_dropout = cold_dropout
+        self.query_weight_exponent = float(query_weight_exponent)
         self.register_buffer("hard_negatives", torch.empty(0, 0, dtype=torch.long),
                              persistent=False)
         self.full_sampler: MultiHopSampler | None = None
@@ -467,6 +502,11 @@ class ItemPairBatches:
         self.fold = torch.randint(model.num_folds, (train.num_interactions,),
                                   generator=folds).to(self.device)
         self.warm_items = (train.item_degree() > 0).nonzero().view(-1)
+        self.query_weights = None
+        if (model.query_weight_exponent > 0 and model.train_time is None
+                and train.edge_weight is not None):
+            self.query_weights = train.edge_weight.double().clamp(min=0) ** (
+                model.query_weight_exponent)
         self.partner = None if model.train_time is None else self._consecutive(
             model.train_time.to(self.device))
         self.samplers: dict[int, MultiHopSampler] = {}
@@ -491,8 +531,12 @@ class ItemPairBatches:
         return partner
 
     def _random_partner(self, edges: Tensor) -> Tensor:
-        """A uniformly drawn other item of each edge's user (``-1`` if it has none)."""
+        r"""A uniformly drawn other item of each edge's user (``-1`` if it has none); with
+        ``query_weight_exponent`` :math:`a > 0` and interaction weights, drawn with
+        probability :math:`\propto w^a` among the user's other items instead."""
         train = self.interactions
+        if self.query_weights is not None:
+            return self._weighted_partner(edges)
         users = train.users[edges]
         start, degree = train.indptr[users], train.user_degree()[users]
         own = edges - start
@@ -501,6 +545,25 @@ class ItemPairBatches:
         offset = offset + (offset >= own).long()
         return torch.where(degree > 1, train.indices[(start + offset).clamp(
             max=train.num_interactions - 1)], -1)
+
+    def _weighted_partner(self, edges: Tensor) -> Tensor:
+        r"""Another item of each edge's user, drawn :math:`\propto` ``query_weights`` (the
+        edge itself excluded by skipping its own weight mass; ``-1`` when the user's other
+        items weigh 0)."""
+        train, weight = self.interactions, self.query_weights
+        cum = torch.cat([weight.new_zeros(1), torch.cumsum(weight, 0)])  # cum[k] = Σ w[:k]
+        users = train.users[edges]
+        start, end = train.indptr[users], train.indptr[users + 1]
+        own = weight[edges]
+        total = cum[end] - cum[start] - own
+        draw = torch.rand(edges.numel(), generator=self.generator, device=self.device,
+                          dtype=weight.dtype) * total
+        draw = torch.where(draw >= cum[edges] - cum[start], draw + own, draw)
+        # the first edge k of the user whose cumulative weight cum[k + 1] exceeds the draw
+        pick = torch.searchsorted(cum[1:], cum[start] + draw, right=True)
+        pick = torch.minimum(torch.maximum(pick, start), (end - 1).clamp(min=0))
+        ok = (total > 0) & (pick != edges)
+        return torch.where(ok, train.indices[pick.clamp(max=train.num_interactions - 1)], -1)
 
     def sampler(self, fold: int) -> MultiHopSampler:
         if fold not in self.samplers:

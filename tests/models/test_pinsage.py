@@ -174,3 +174,55 @@ def test_output_layer_options():
         batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
         model.loss(batch).backward()
         assert model.output[0].weight.grad is not None
+
+
+def test_weighted_queries_follow_interaction_weights():
+    # user 0: items 0, 1, 2 with weights 1, 3, 0; user 1: items 3, 4 with weights 2, 2;
+    # user 2: item 5 alone (no partner)
+    graph = build_interaction_graph([0, 0, 0, 1, 1, 2], [0, 1, 2, 3, 4, 5],
+                                    weights=[1.0, 3.0, 0.0, 2.0, 2.0, 5.0],
+                                    user_ids=range(3), item_ids=range(6),
+                                    item_features=torch.eye(6))
+    train = Interactions.from_graph(graph)
+    model = _small_model(graph, num_folds=1, num_easy=2)  # default exponent 1
+    model.fit(train)
+    batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
+    edges = torch.arange(train.num_interactions).repeat(4000)
+    partner = batches._random_partner(edges)
+    users = train.users[edges]
+    # never the edge's own item; always an item of the same user; -1 for a lone item
+    own = train.indices[edges]
+    assert bool((partner != own).all())
+    assert bool((partner[users == 2] == -1).all())
+    has = partner >= 0
+    assert bool(train.contains(users[has], partner[has]).all())
+    # zero weight is never drawn; probabilities proportional to the other items' weights
+    assert not bool((partner == 2).any())
+    of_item2 = partner[own == 2]  # other items 0 (w 1) and 1 (w 3)
+    assert abs(float((of_item2 == 1).float().mean()) - 0.75) < 0.03
+    assert bool((partner[own == 0] == 1).all()) and bool((partner[own == 1] == 0).all())
+    of_item3 = partner[own == 3]
+    assert bool((of_item3 == 4).all())
+    # exponent 0 keeps the uniform draw (and ignores the weights)
+    uniform = _small_model(graph, num_folds=1, num_easy=2, query_weight_exponent=0.0)
+    uniform.fit(train)
+    draws = uniform.train_batches(train, 16, "cpu", 0)._random_partner(edges)
+    assert abs(float((draws[own == 2] == 1).float().mean()) - 0.5) < 0.03
+
+
+def test_tag_popularity_feature():
+    from graphrec.models.pinsage import tag_popularity
+    graph = _graph()
+    assert tag_popularity(graph) is None
+    graph["tag"].num_nodes = 3
+    graph["item", "has_tag", "tag"].edge_index = torch.tensor([[0, 0, 1], [0, 1, 2]])
+    graph["item", "has_tag", "tag"].edge_weight = torch.tensor([1.0, 2.0, 1.0])
+    value = tag_popularity(graph)
+    assert value.shape == (24, 1)
+    expected = torch.zeros(24)
+    expected[0], expected[1] = 1.0, float(torch.log1p(torch.tensor(1.0)) /
+                                          torch.log1p(torch.tensor(3.0)))
+    torch.testing.assert_close(value.view(-1), expected)
+    model = _small_model(graph)
+    assert model.input.x.shape == (24, 3)  # the 2 features and the popularity column
+    assert _small_model(graph, use_tag_popularity=False).input.x.shape == (24, 2)
