@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--root", default=None)
     parser.add_argument("--dataset", choices=("movielens-100k", "lastfm"), default="lastfm")
     parser.add_argument("--model-args", default="{}")
+    parser.add_argument("--train-args", default="{}",
+                        help="JSON over the TrainConfig (e.g. weight_decay, metric)")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=1e9)
     parser.add_argument("--cold", action="store_true")
@@ -64,9 +67,15 @@ def main() -> None:
         target[test.users] = test.indices
         featured = users[example.items_with_features(split.train)[target[users]]]
     extra = json.loads(args.model_args)
+    train_extra = json.loads(args.train_args)
+    # --seed seeds the model and the trainer; the split and the queries keep seed 0, so
+    # every run is comparable with the example's baselines
+    extra.setdefault("seed", args.seed)
+    train_extra.setdefault("seed", args.seed)
     result = example.item_to_item(dataset, split, run_args, {"pinsage": ("pinsage", extra)},
                                   test_users=users, featured_users=featured,
-                                  cold_items=cold)["pinsage"]
+                                  cold_items=cold,
+                                  train_extra=train_extra)["pinsage"]
     if featured is not None:
         print(f"cold with features: {featured.numel()} queries "
               f"HR@10={result['featured_hr@10']:.4f} MRR={result['featured_mrr']:.4f}")
@@ -76,7 +85,7 @@ def main() -> None:
     else:
         train = Interactions.from_graph(split.train)
         queries = example.i2i_queries(dataset.name, split.train, train, 0)
-        found = result["model"].similar_items(queries[test.users], k=10)[0]
+        found = result["model"].similar_items(queries[test.users], k=10)[0].cpu()
         degree = train.item_degree().float()
         print(f"mean training degree of the top-10: {float(degree[found].mean()):.1f} "
               f"(targets: {float(degree[test.indices].mean()):.1f})")

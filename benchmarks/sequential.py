@@ -2,6 +2,7 @@
 plain and mHC residuals, as ratios to the plain model measured in the same run.
 
     OMP_NUM_THREADS=1 python benchmarks/sequential.py --steps 20
+    python benchmarks/sequential.py --device cuda --amp     # adds bf16-autocast rows
 
 Each variant runs in its own process (peak resident memory is per process): a fixed batch of
 ``--batch`` full-length windows (``--maxlen``) over ``--items`` items, full softmax CE,
@@ -72,7 +73,9 @@ def run_variant(args: argparse.Namespace) -> dict[str, float]:
         sync(device)
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        model.loss(batch).backward()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.amp_run):
+            loss = model.loss(batch)
+        loss.backward()
         optimizer.step()
         sync(device)
         if step >= args.warmup:
@@ -96,24 +99,34 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", action="store_true",
+                        help="CUDA: also time every variant under bfloat16 autocast (as "
+                             "TrainConfig(amp=True) trains), as rows '<variant>+amp'")
+    parser.add_argument("--amp-run", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.amp and not args.device.startswith("cuda"):
+        parser.error("--amp needs --device cuda (autocast is a no-op elsewhere)")
     if args.variant is not None:
         print(json.dumps(run_variant(args)))
         return
     results = {}
-    for variant in VARIANTS:
-        command = [sys.executable, str(Path(__file__).resolve()), "--variant", variant]
-        for name in ("batch", "maxlen", "items", "dim", "blocks", "steps", "warmup", "device"):
-            command += [f"--{name}", str(getattr(args, name))]
-        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True)
-        results[variant] = json.loads(done.stdout.strip().splitlines()[-1])
+    for amp in (False, True) if args.amp else (False,):
+        for variant in VARIANTS:
+            command = [sys.executable, str(Path(__file__).resolve()), "--variant", variant]
+            for name in ("batch", "maxlen", "items", "dim", "blocks", "steps", "warmup",
+                         "device"):
+                command += [f"--{name}", str(getattr(args, name))]
+            done = subprocess.run(command + (["--amp-run"] if amp else []), cwd=REPO_ROOT,
+                                  capture_output=True, text=True, check=True)
+            label = f"{variant}+amp" if amp else variant
+            results[label] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(label, json.dumps(results[label]), file=sys.stderr, flush=True)
     print(f"batch {args.batch} x maxlen {args.maxlen}, {args.items} items, d={args.dim}, "
           f"{args.blocks} blocks, {args.device}, {torch.get_num_threads()} threads")
     print("| variant | ms/step | x plain | peak MB | x plain | parameters |")
     print("|---|---|---|---|---|---|")
     for variant, result in results.items():
-        plain = results[VARIANTS[variant][0]]
+        plain = results[VARIANTS[variant.removesuffix("+amp")][0]]  # fp32 plain residuals
         print(f"| {variant} | {result['ms_per_step']:.1f} | "
               f"{result['ms_per_step'] / plain['ms_per_step']:.2f} | "
               f"{result['peak_memory_mb']:.0f} | "

@@ -97,9 +97,11 @@ def i2i_queries(dataset_name: str, train_graph, train: Interactions, seed: int) 
 
 
 def train_model(name: str, split_train, train: Interactions, valid: Interactions | None,
-                evaluator, metric: str, args, model_extra: dict | None = None):
+                evaluator, metric: str, args, model_extra: dict | None = None,
+                train_extra: dict | None = None):
     """Builds ``name`` with its defaults (plus ``model_extra``) and trains it with the one
-    Trainer, early-stopping on ``evaluator``'s ``metric``."""
+    Trainer (``TrainConfig`` defaults plus ``train_extra``), early-stopping on
+    ``evaluator``'s ``metric``."""
     model_kwargs, train_kwargs = default_settings(name)
     if name == "pinsage":
         model_kwargs.update(PINSAGE_SETTINGS[args.dataset])
@@ -107,8 +109,10 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
     model_kwargs.update(model_extra or {})
     if args.epochs is not None and "epochs" in train_kwargs:
         train_kwargs["epochs"] = args.epochs
-    config = TrainConfig(**train_kwargs, metric=metric, seed=args.seed, device=args.device,
-                         progress=not args.quiet, max_seconds=args.max_seconds)
+    train_kwargs.update({"metric": metric, "seed": args.seed, "device": args.device,
+                         "progress": not args.quiet, "max_seconds": args.max_seconds,
+                         **(train_extra or {})})
+    config = TrainConfig(**train_kwargs)
     seed_everything(args.seed)
     model = build_model(name, split_train, **model_kwargs)
     trainer = Trainer(model, config, evaluator=evaluator)
@@ -119,7 +123,8 @@ def train_model(name: str, split_train, train: Interactions, valid: Interactions
 def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]],
                  test_users: torch.Tensor | None = None,
                  featured_users: torch.Tensor | None = None,
-                 cold_items: torch.Tensor | None = None) -> dict[str, dict]:
+                 cold_items: torch.Tensor | None = None,
+                 train_extra: dict | None = None) -> dict[str, dict]:
     """Trains each model on ``split.train`` (early stopping on validation MRR@20) and returns
     its item-to-item test metrics (optionally over ``test_users`` only; with
     ``featured_users``, also ``featured_hr@10`` / ``featured_mrr`` over those users; with
@@ -137,7 +142,7 @@ def item_to_item(dataset, split: Split, args, names: dict[str, tuple[str, dict]]
     results = {}
     for label, (name, extra) in names.items():
         model, fit = train_model(name, split.train, train, valid, evaluator, "mrr@20", args,
-                                 extra)
+                                 extra, train_extra)
         metrics = full.evaluate(model, test.to(model.device), users=test_users).metrics
         results[label] = {"i2i_hr@10": metrics["hit@10"],
                           "i2i_mrr": metrics[f"mrr@{num_items}"],

@@ -139,6 +139,9 @@ class SequentialRecommender(Recommender):
                      sinkhorn_iterations: int) -> None:
         """Sets ``blocks`` (``num_blocks`` :class:`~graphrec.nn.seq.SelfAttentionBlock` around
         ``attention()`` layers) and the final layer norm that :meth:`run_blocks` uses."""
+        if mhc_expansion is not None and int(mhc_expansion) < 1:
+            raise ValueError(f"mhc_expansion must be None (plain residuals) or a stream count "
+                             f">= 1 (got {mhc_expansion!r})")
         self.num_blocks = num_blocks
         self.mhc_expansion = mhc_expansion
         self.blocks = torch.nn.ModuleList([

@@ -235,3 +235,9 @@ def test_amp_is_cuda_only_and_a_no_op_on_cpu():
         assert trainer.use_amp is False
         losses.append([record["loss"] for record in trainer.fit(train).history])
     assert losses[0] == losses[1]
+
+
+def test_mhc_expansion_below_one_is_a_clear_error():
+    split, _ = _cyclic(num_users=10)
+    with pytest.raises(ValueError, match="mhc_expansion"):
+        SASRec.from_graph(split.train, embedding_dim=8, maxlen=6, mhc_expansion=0)
