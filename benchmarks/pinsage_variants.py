@@ -25,9 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import pinsage as example  # noqa: E402  (examples/pinsage.py)
 
 import graphrec.train.trainer as trainer_module  # noqa: E402
-from graphrec.data import load_lastfm, load_movielens_100k  # noqa: E402
 from graphrec.graph.interactions import Interactions  # noqa: E402
-from graphrec.graph.split import leave_one_out  # noqa: E402
 
 
 def main() -> None:
@@ -38,28 +36,30 @@ def main() -> None:
     parser.add_argument("--model-args", default="{}")
     parser.add_argument("--train-args", default="{}",
                         help="JSON over the TrainConfig (e.g. weight_decay, metric)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="model and trainer seed")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="the example's --seed for the split, queries and cold items")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--max-seconds", type=float, default=1e9)
     parser.add_argument("--cold", action="store_true")
+    parser.add_argument("--no-release-dates", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stderr)
     trainer_module._format_metrics = lambda m: " ".join(f"{k}={v:.4f}" for k, v in m.items())
     start = time.perf_counter()
-    if args.dataset == "lastfm":
-        dataset = load_lastfm(args.root)
-        loo = leave_one_out(dataset.graph, order="random", seed=0)
-    else:
-        dataset = load_movielens_100k(args.root)
-        loo = leave_one_out(dataset.graph, order="time")
-    run_args = example.parse_args(["--dataset", args.dataset, "--quiet", "--epochs",
+    dataset, loo = example.load(args.dataset, args.root, args.split_seed,
+                                not args.no_release_dates)
+    run_args = example.parse_args(["--dataset", args.dataset, "--seed", str(args.split_seed),
+                                   "--quiet", "--epochs",
                                    str(args.epochs), "--max-seconds", str(args.max_seconds)])
-    example.PINSAGE_SETTINGS[args.dataset] = {}  # class defaults + --model-args only
+    # class defaults + --model-args / --train-args only
+    example.PINSAGE_SETTINGS[args.dataset] = {}
+    example.PINSAGE_TRAIN_SETTINGS[args.dataset] = {}
     split, users, featured, cold = loo, None, None, None
     test = Interactions.from_graph(loo.test)
     if args.cold:
-        split, cold = example.hide_items(loo, 0.1, 0)
+        split, cold = example.hide_items(loo, 0.1, args.split_seed)
         is_cold = torch.zeros(test.num_items, dtype=torch.bool)
         is_cold[cold] = True
         users = test.users[is_cold[test.indices]].unique()
@@ -68,8 +68,8 @@ def main() -> None:
         featured = users[example.items_with_features(split.train)[target[users]]]
     extra = json.loads(args.model_args)
     train_extra = json.loads(args.train_args)
-    # --seed seeds the model and the trainer; the split and the queries keep seed 0, so
-    # every run is comparable with the example's baselines
+    # --seed seeds the model and the trainer, --split-seed the split, the queries and the
+    # cold items (the example's --seed sets all of them)
     extra.setdefault("seed", args.seed)
     train_extra.setdefault("seed", args.seed)
     result = example.item_to_item(dataset, split, run_args, {"pinsage": ("pinsage", extra)},
@@ -84,7 +84,7 @@ def main() -> None:
               f"{test.num_items} items cold)")
     else:
         train = Interactions.from_graph(split.train)
-        queries = example.i2i_queries(dataset.name, split.train, train, 0)
+        queries = example.i2i_queries(dataset.name, split.train, train, args.split_seed)
         found = result["model"].similar_items(queries[test.users], k=10)[0].cpu()
         degree = train.item_degree().float()
         print(f"mean training degree of the top-10: {float(degree[found].mean()):.1f} "

@@ -43,3 +43,18 @@ def test_items_with_features_tags_or_feature_rows(load_example):
     graph["tag"].num_nodes = 1
     graph["item", "has_tag", "tag"].edge_index = torch.tensor([[2], [0]])
     assert example.items_with_features(graph).tolist() == [True, False, True, True]
+
+
+def test_load_adds_release_date_encoding_to_movielens_only(load_example, data_root):
+    example = load_example("pinsage")
+    dataset, loo = example.load("movielens-100k", data_root, 0)
+    x = dataset.graph["item"].x
+    assert x.shape == (1682, 21 + 32)
+    present = ~torch.isnan(dataset.graph["item"].release_day)
+    torch.testing.assert_close(x[present, 21:].sum(1), torch.ones(int(present.sum())))
+    assert x[~present, 21:].abs().sum() == 0  # the movie without a date
+    # Toy Story and GoldenEye share a release date, so their encodings are equal
+    torch.testing.assert_close(x[0, 21:], x[1, 21:])
+    assert loo.train["item"].x.shape == x.shape  # the split carries the features
+    plain, _ = example.load("movielens-100k", data_root, 0, release_dates=False)
+    assert plain.graph["item"].x.shape == (1682, 21)

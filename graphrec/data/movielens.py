@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from graphrec.data.dataset import RecDataset
 from graphrec.data.io import (
@@ -35,7 +36,8 @@ OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "ent
                "technician", "writer"]
 GENDERS = ["M", "F"]
 
-_DATE = re.compile(r"\d{1,2}-[A-Za-z]{3}-(\d{4})")
+_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
 def _find(root: str | Path | None, download: bool) -> Path:
@@ -58,20 +60,28 @@ def _one_hot(table: Table, column: str, categories: list[str]) -> np.ndarray:
     return np.eye(len(categories), dtype=np.float32)[index]
 
 
-def _release_years(items: Table) -> tuple[np.ndarray, np.ndarray]:
-    """Release year per movie from dates like ``01-Jan-1995``; ``0`` and a flag if empty."""
+def _release_dates(items: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Release year and day (days since 1970-01-01, float; NaN if empty) per movie from
+    dates like ``01-Jan-1995``, and the missing flag (year ``0`` where missing)."""
     dates = items["release_date"]
     years = np.zeros(len(dates), dtype=np.int64)
+    days = np.full(len(dates), np.nan)
     missing = np.zeros(len(dates), dtype=bool)
     for row, date in enumerate(dates.tolist()):  # 1,682 rows: a loop is fine
         if not date.strip():
             missing[row] = True
             continue
         match = _DATE.fullmatch(date.strip())
-        if match is None:
-            raise items.fail(row, f"release date {date!r} is not like '01-Jan-1995'")
-        years[row] = int(match.group(1))
-    return years, missing
+        month = _MONTHS.index(match.group(2).lower()) + 1 if (
+            match is not None and match.group(2).lower() in _MONTHS) else 0
+        try:
+            day = np.datetime64(f"{match.group(3)}-{month:02d}-{int(match.group(1)):02d}", "D")
+        except (AttributeError, ValueError):
+            raise items.fail(row, f"release date {date!r} is not a date like '01-Jan-1995'"
+                             ) from None
+        years[row] = int(match.group(3))
+        days[row] = float(day.astype(np.int64))
+    return years, days, missing
 
 
 def load_movielens_100k(root: str | Path | None = None, download: bool = True) -> RecDataset:
@@ -90,10 +100,12 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True) -
     id - 1); ``edge_weight`` = rating (1-5), ``time`` = unix timestamp, ``order`` = the
     ``u.data`` row (the tie-break of equal timestamps when ratings are put in sequence).
 
-    * ``graph['item'].name``: titles. ``graph['item'].x`` (21 columns): the 19 genre flags,
-      the release year scaled to [0, 1] over the years present (1922 → 0, 1998 → 1), and a
-      flag that is 1 for a movie without a release date (one such movie, id 267 "unknown";
-      its year column is 0, so the flag is what tells it apart from the earliest year).
+    * ``graph['item'].name``: titles; ``graph['item'].release_day``: release dates as days
+      since 1970-01-01 (float64, NaN without a date). ``graph['item'].x`` (21 columns): the
+      19 genre flags, the release year scaled to [0, 1] over the years present (1922 → 0,
+      1998 → 1), and a flag that is 1 for a movie without a release date (one such movie,
+      id 267 "unknown"; its year column is 0, so the flag is what tells it apart from the
+      earliest year).
     * ``graph['user'].x`` (24 columns): age / 100, gender one-hot (M, F), occupation
       one-hot over the 21 official occupations.
 
@@ -125,7 +137,7 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True) -
     genres = np.stack([items[f"genre_{k}"] for k in range(len(GENRES))], axis=1)
     bad = ~np.isin(genres, (0, 1)).all(axis=1)
     items.check(bad, lambda r: f"genre flags must be 0 or 1, got {genres[r].tolist()}")
-    years, missing = _release_years(items)
+    years, release_days, missing = _release_dates(items)
     if (~missing).any():
         low, high = int(years[~missing].min()), int(years[~missing].max())
         scaled = np.where(missing, 0.0, (years - low) / max(high - low, 1))
@@ -145,6 +157,7 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True) -
         user_ids=users["id"].tolist(), item_ids=items["id"].tolist(),
         user_features=user_x, item_features=item_x, keep_order=True)
     graph[ITEM].name = items["title"].tolist()
+    graph[ITEM].release_day = torch.from_numpy(release_days)
     info = {
         "source": str(folder),
         "item_feature_names": [f"genre:{g}" for g in GENRES]

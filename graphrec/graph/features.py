@@ -74,3 +74,46 @@ def activity_features(graph: HeteroData, decay_days: float = 365.0) -> tuple[Ten
         for node_type, count in ((USER, num_users), (ITEM, num_items)):
             columns[node_type] += [torch.zeros(count, dtype=torch.float64)] * 2
     return tuple(_standardise(torch.stack(columns[t], dim=1)).float() for t in (USER, ITEM))
+
+
+def rbf_encoding(values: Tensor, num_centers: int = 32, width: float = 1.0) -> Tensor:
+    r"""A scalar per node (a release date, an age) as soft membership of ``num_centers``
+    Gaussian bumps, so that the inner product of two rows says how *close* the values
+    are -- which a single scaled column fed to a linear layer cannot express:
+
+    .. math::
+        e_k(v) = \frac{\exp\!\big(-(v - c_k)^2 / (2\,(\omega\,s_k)^2)\big)}
+                      {\sum_j \exp\!\big(-(v - c_j)^2 / (2\,(\omega\,s_j)^2)\big)}
+
+    with centres :math:`c_k` at the :math:`(k + 1/2)/K` quantiles of the values present
+    (dense where the values are), :math:`s_k` the mean gap to the neighbouring centres and
+    :math:`\omega` = ``width``. Rows sum to 1; a missing value (NaN) gives a zero row.
+
+    Args:
+        values: ``[N]`` floats, NaN where missing.
+        num_centers: :math:`K`.
+        width: :math:`\omega`, bump width in units of the local centre spacing.
+
+    Returns:
+        ``[N, K]`` float32.
+    """
+    if num_centers < 1 or width <= 0:
+        raise ValueError(f"need num_centers >= 1 and width > 0 (got {num_centers}, {width})")
+    values = values.double().view(-1)
+    present = ~torch.isnan(values)
+    out = torch.zeros(values.numel(), num_centers, dtype=torch.float64, device=values.device)
+    if not bool(present.any()):
+        return out.float()
+    levels = (torch.arange(num_centers, dtype=torch.float64, device=values.device) + 0.5)
+    centers = torch.quantile(values[present], levels / num_centers)
+    gaps = centers.diff()
+    if num_centers == 1 or not bool((gaps > 0).any()):
+        spread = (values[present].std(unbiased=False) if int(present.sum()) > 1 else
+                  values.new_tensor(0.0)).clamp(min=1.0)
+        spacing = spread.expand(num_centers)
+    else:
+        gaps = gaps.clamp(min=float(gaps[gaps > 0].min()))
+        spacing = torch.cat([gaps[:1], (gaps[1:] + gaps[:-1]) / 2, gaps[-1:]])
+    distance = (values[present].unsqueeze(1) - centers) / (width * spacing)
+    out[present] = torch.softmax(-0.5 * distance.pow(2), dim=1)
+    return out.float()

@@ -176,8 +176,10 @@ class PinSAGE(Recommender):
       of :math:`u` drawn in proportion to :math:`w_{uq}^a` (``query_weight_exponent``
       :math:`a`, interaction weights such as play counts; uniform without weights or for
       :math:`a = 0`): a fresh weighted item → user → item step each epoch.
-    * Easy negatives :math:`\mathcal{E}`: ``num_easy`` items shared by the batch, uniform
-      over items with training interactions (the paper's 500 per batch of 512, scaled).
+    * Easy negatives :math:`\mathcal{E}`: ``num_easy`` items shared by the batch, drawn
+      from the items with training interactions with probability :math:`\propto
+      \deg(v)^\beta` (``easy_negative_power`` :math:`\beta`; the default 0 is uniform, as in
+      the paper; the paper's 500 per batch of 512).
     * Hard negatives :math:`\mathcal{H}_q`: items ranked :math:`r_1..r_2` by the query's
       personalised PageRank (visit counts of ``hard_walks`` walks with restart on the
       whole training graph). The paper's ranks 2000–5000 of billions of pins are "related
@@ -213,14 +215,28 @@ class PinSAGE(Recommender):
         num_neighbors, num_walks, walk_length, restart_prob: neighbourhoods
             (see :class:`~graphrec.sampling.neighborhoods.ImportanceNeighborhoods`).
         num_easy: shared easy negatives per batch.
+        easy_negative_power: :math:`\beta` of the easy negatives' distribution
+            :math:`\propto \deg(v)^\beta` over warm items (0: uniform).
         max_hard: hard negatives per query at the end of the curriculum.
         curriculum: add one hard negative per epoch.
         hard_ranks: :math:`(r_1, r_2)` as fractions of the warm catalogue.
         hard_walks, hard_walk_length: walks per item for the hard-negative ranking.
         hard_pool: pool of hard negatives kept per item.
         margin: :math:`\Delta`.
+        objective: ``"margin"`` (the paper's max-margin loss above) or ``"softmax"``
+            (graphrec's option): :math:`-\log \frac{e^{s_{qi}/\tau}}{e^{s_{qi}/\tau} +
+            \sum_{n} e^{s_{qn}/\tau}}` over the same easy and hard negatives. A hinge stops
+            pushing once a pair clears the margin, so how *often* two items co-occur is lost;
+            the softmax keeps pulling frequent pairs together.
+        temperature: :math:`\tau` of the softmax objective.
         num_folds: positive folds (see above).
         output_layer: the paper's final two dense layers after the convolutions.
+        output_gate: scale each (unit-norm) output by a learned gate
+            :math:`\sigma(\mathbf{a}^\top\mathbf{z} + b) \in (0, 1)` (graphrec's addition):
+            inner products become :math:`\sigma_q\,\sigma_i\cos(\mathbf{z}_q,
+            \mathbf{z}_i)`, so an item's score can carry how much it is engaged with (what
+            Pixie's visit counts carry), bounded so that no item -- a cold one embedded from
+            its features alone included -- can outscore the rest by its norm.
         normalize_output: L2-normalise the final dense layers' output (the paper does not;
             graphrec does by default so that the margin keeps its scale).
         cold_dropout: probability that an item of a training batch's computation graph is
@@ -250,6 +266,7 @@ class PinSAGE(Recommender):
         walk_length: int = 6,
         restart_prob: float = 0.5,
         num_easy: int = 500,
+        easy_negative_power: float = 0.0,
         max_hard: int = 6,
         curriculum: bool = True,
         hard_ranks: tuple[float, float] = (0.02, 0.10),
@@ -257,11 +274,14 @@ class PinSAGE(Recommender):
         hard_walk_length: int = 8,
         hard_pool: int = 32,
         margin: float = 0.1,
+        objective: str = "margin",
+        temperature: float = 0.1,
         num_folds: int = 5,
         cold_dropout: float = 0.3,
         query_weight_exponent: float = 1.0,
         output_layer: bool = False,
         normalize_output: bool = True,
+        output_gate: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -290,12 +310,19 @@ class PinSAGE(Recommender):
         self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
                                      nn.Linear(hidden_channels, hidden_channels))
                        if output_layer else None)
+        self.gate = nn.Linear(hidden_channels, 1) if output_gate else None
         self.walk_settings = {"num_neighbors": num_neighbors, "num_walks": num_walks,
                               "walk_length": walk_length, "restart_prob": restart_prob,
                               "seed": seed}
         self.num_easy, self.max_hard, self.curriculum = num_easy, max_hard, curriculum
+        self.easy_negative_power = float(easy_negative_power)
         self.hard_ranks, self.hard_walks = hard_ranks, hard_walks
         self.hard_walk_length, self.hard_pool = hard_walk_length, hard_pool
+        if objective not in ("margin", "softmax"):
+            raise ValueError(f"objective must be 'margin' or 'softmax' (got {objective!r})")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive (got {temperature})")
+        self.objective, self.temperature = objective, float(temperature)
         self.margin, self.num_folds, self.seed = margin, num_folds, seed
         self.cold_dropout = cold_dropout
         self.query_weight_exponent = float(query_weight_exponent)
@@ -316,15 +343,21 @@ class PinSAGE(Recommender):
             for layer in self.output:
                 if isinstance(layer, nn.Linear):
                     layer.reset_parameters()
+        if self.gate is not None:
+            self.gate.reset_parameters()
 
     def head(self, h: Tensor) -> Tensor:
         r"""The paper's final dense layers :math:`\mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1
         \mathbf{z} + \mathbf{g})` (when ``output_layer``), L2-normalised when
-        ``normalize_output``."""
-        if self.output is None:
-            return h
-        h = self.output(h)
-        return F.normalize(h, p=2.0, dim=-1, eps=1e-12) if self.normalize_output else h
+        ``normalize_output``; then scaled by the gate :math:`\sigma(\mathbf{a}^\top
+        \mathbf{z} + b)` when ``output_gate``."""
+        if self.output is not None:
+            h = self.output(h)
+            if self.normalize_output:
+                h = F.normalize(h, p=2.0, dim=-1, eps=1e-12)
+        if self.gate is not None:
+            h = h * torch.sigmoid(self.gate(h))
+        return h
 
     # ------------------------------------------------------------------ closed-form part
     def fit(self, train: Interactions) -> None:
@@ -418,10 +451,19 @@ class PinSAGE(Recommender):
         easy = z[2 * size:2 * size + num_easy]
         hard = z[2 * size + num_easy:].view(size, batch.hard_negatives.size(1), z.size(1))
         pos_score = (query * positive).sum(-1, keepdim=True)
-        loss = F.relu(query @ easy.t() - pos_score + self.margin).sum(1)
+        easy_score = query @ easy.t()
+        hard_score = (query.unsqueeze(1) * hard).sum(-1)
+        valid = batch.hard_negatives != batch.positive.unsqueeze(1)
+        if self.objective == "softmax":
+            # a negative equal to the positive is no negative: left out of the partition
+            easy_score = easy_score.masked_fill(
+                batch.easy_negatives.unsqueeze(0) == batch.positive.unsqueeze(1), float("-inf"))
+            logits = torch.cat([pos_score, easy_score,
+                                hard_score.masked_fill(~valid, float("-inf"))], 1)
+            return -torch.log_softmax(logits / self.temperature, dim=1)[:, 0].mean()
+        loss = F.relu(easy_score - pos_score + self.margin).sum(1)
         if hard.size(1):
-            hinge = F.relu((query.unsqueeze(1) * hard).sum(-1) - pos_score + self.margin)
-            valid = batch.hard_negatives != batch.positive.unsqueeze(1)
+            hinge = F.relu(hard_score - pos_score + self.margin)
             loss = loss + (hinge * valid).sum(1)
         return loss.mean()
 
@@ -502,6 +544,10 @@ class ItemPairBatches:
         self.fold = torch.randint(model.num_folds, (train.num_interactions,),
                                   generator=folds).to(self.device)
         self.warm_items = (train.item_degree() > 0).nonzero().view(-1)
+        self.easy_cdf = None  # cumulative deg^beta over warm_items (None: uniform)
+        if model.easy_negative_power != 0:
+            weight = train.item_degree()[self.warm_items].double() ** model.easy_negative_power
+            self.easy_cdf = torch.cumsum(weight, 0)
         self.query_weights = None
         if (model.query_weight_exponent > 0 and model.train_time is None
                 and train.edge_weight is not None):
@@ -565,6 +611,17 @@ class ItemPairBatches:
         ok = (total > 0) & (pick != edges)
         return torch.where(ok, train.indices[pick.clamp(max=train.num_interactions - 1)], -1)
 
+    def _easy_draw(self, count: int) -> Tensor:
+        r"""Positions in ``warm_items``: uniform, or :math:`\propto \deg^\beta` (with
+        replacement, like the uniform draw)."""
+        if self.easy_cdf is None:
+            return torch.randint(self.warm_items.numel(), (count,), generator=self.generator,
+                                 device=self.device)
+        draw = torch.rand(count, generator=self.generator, device=self.device,
+                          dtype=self.easy_cdf.dtype) * self.easy_cdf[-1]
+        return torch.searchsorted(self.easy_cdf, draw, right=True).clamp(
+            max=self.warm_items.numel() - 1)
+
     def sampler(self, fold: int) -> MultiHopSampler:
         if fold not in self.samplers:
             positives = self.interactions.edge_index[:, self.fold == fold]
@@ -596,8 +653,7 @@ class ItemPairBatches:
         num_easy = min(model.num_easy, self.warm_items.numel())
         for start in range(0, query.numel(), self.batch_size):
             q, p = query[start:start + self.batch_size], positive[start:start + self.batch_size]
-            easy = self.warm_items[torch.randint(self.warm_items.numel(), (num_easy,),
-                                                 generator=generator, device=self.device)]
+            easy = self.warm_items[self._easy_draw(num_easy)]
             pick = torch.randint(model.hard_pool, (q.numel(), num_hard), generator=generator,
                                  device=self.device)
             hard = model.hard_negatives[q.unsqueeze(1), pick]

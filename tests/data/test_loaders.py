@@ -117,6 +117,9 @@ def test_movielens_tiny_features(tmp_path):
     assert graph["item"].name == ["Toy Story (1995)", "Café (1996)"]
     assert graph["item"].x[:, 19:].tolist() == [[0.0, 0.0], [0.0, 1.0]]
     assert graph[INTERACTS].time.tolist() == [100, 200, 300]
+    # 1995-01-01 is day 9131 after 1970-01-01; the second movie has no date
+    day = graph["item"].release_day
+    assert day.dtype == torch.float64 and day[0].item() == 9131.0 and torch.isnan(day[1])
 
 
 def test_movielens_unknown_item(tmp_path):
@@ -129,6 +132,10 @@ def test_movielens_bad_date_and_flags(tmp_path):
     make_ml(tmp_path, item=ML_ITEM.replace("01-Jan-1995", "1995/01/01"))
     with pytest.raises(DataFormatError, match=r"u\.item, line 1: release date"):
         load_movielens_100k(tmp_path, download=False)
+    for bad in ("31-Feb-1995", "01-Foo-1995"):  # not a calendar date, not a month name
+        make_ml(tmp_path, item=ML_ITEM.replace("01-Jan-1995", bad))
+        with pytest.raises(DataFormatError, match=r"u\.item, line 1: release date"):
+            load_movielens_100k(tmp_path, download=False)
     make_ml(tmp_path, item=ML_ITEM.replace("|0|0|1\n", "|0|2|1\n"))
     with pytest.raises(DataFormatError, match=r"u\.item, line 1: genre flags"):
         load_movielens_100k(tmp_path, download=False)

@@ -176,6 +176,26 @@ def test_output_layer_options():
         assert model.output[0].weight.grad is not None
 
 
+def test_output_gate_scales_unit_vectors_by_the_sigmoid_of_a_linear_map():
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    model = _small_model(graph, output_gate=True)
+    model.fit(train)
+    gated = model.item_embeddings()
+    model.gate, gate = None, model.gate
+    unit = model.item_embeddings()  # the same model without its gate: unit-norm rows
+    torch.testing.assert_close(unit.norm(dim=1), torch.ones(24))
+    with torch.no_grad():
+        expected = unit * torch.sigmoid(unit @ gate.weight.t() + gate.bias)
+    torch.testing.assert_close(gated, expected)
+    norms = gated.norm(dim=1)
+    assert bool(((norms > 0) & (norms < 1)).all())
+    model.gate = gate
+    batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
+    model.loss(batch).backward()
+    assert gate.weight.grad is not None and gate.weight.grad.abs().sum() > 0
+
+
 def test_weighted_queries_follow_interaction_weights():
     # user 0: items 0, 1, 2 with weights 1, 3, 0; user 1: items 3, 4 with weights 2, 2;
     # user 2: item 5 alone (no partner)
@@ -226,3 +246,60 @@ def test_tag_popularity_feature():
     model = _small_model(graph)
     assert model.input.x.shape == (24, 3)  # the 2 features and the popularity column
     assert _small_model(graph, use_tag_popularity=False).input.x.shape == (24, 2)
+
+
+def test_easy_negatives_follow_degree_power():
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    degree = train.item_degree().double()
+    warm = (degree > 0).nonzero().view(-1)
+    for power in (0.0, 1.0):
+        model = _small_model(graph, easy_negative_power=power)
+        model.fit(train)
+        batches = model.train_batches(train, 16, "cpu", 0)
+        counts = torch.bincount(warm[batches._easy_draw(200_000)], minlength=24).double()
+        assert counts[degree == 0].sum() == 0  # never an item without interactions
+        expected = degree[warm] ** power
+        expected = expected / expected.sum()
+        torch.testing.assert_close(counts[warm] / counts.sum(), expected, atol=0.01, rtol=0)
+
+
+@pytest.mark.parametrize("objective", ["margin", "softmax"])
+def test_loss_matches_the_formula_on_a_real_batch(objective):
+    graph = _graph()
+    train = Interactions.from_graph(graph)
+    model = _small_model(graph, cold_dropout=0.0, objective=objective, temperature=0.2,
+                         curriculum=False)
+    model.fit(train)
+    batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
+    assert batch.hard_negatives.size(1) == 3
+    z = model.embed_subgraph(batch.subgraph)[batch.subgraph.target_index].detach()
+    size, num_easy = len(batch), batch.easy_negatives.numel()
+    expected = []
+    for row in range(size):  # one pair at a time, straight from the docstring's formulas
+        q, p = z[row], z[size + row]
+        negatives = [(int(batch.easy_negatives[k]), z[2 * size + k]) for k in range(num_easy)]
+        negatives += [(int(batch.hard_negatives[row, k]),
+                       z[2 * size + num_easy + row * 3 + k]) for k in range(3)]
+        positive = int(batch.positive[row])
+        if objective == "margin":
+            # hard negatives equal to the positive are ignored; easy ones are not
+            terms = [max(0.0, float(q @ n - q @ p) + model.margin)
+                     for k, (item, n) in enumerate(negatives)
+                     if not (k >= num_easy and item == positive)]
+            expected.append(sum(terms))
+        else:
+            kept = [float(q @ n) for item, n in negatives if item != positive]
+            logits = torch.tensor([float(q @ p)] + kept) / 0.2
+            expected.append(float(-torch.log_softmax(logits, 0)[0]))
+    with torch.no_grad():
+        loss = model.loss(batch)
+    assert loss.item() == pytest.approx(sum(expected) / size, rel=1e-5)
+
+
+def test_bad_objective_and_temperature():
+    graph = _graph()
+    with pytest.raises(ValueError, match="objective"):
+        _small_model(graph, objective="bpr")
+    with pytest.raises(ValueError, match="temperature"):
+        _small_model(graph, objective="softmax", temperature=0.0)
