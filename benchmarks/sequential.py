@@ -46,7 +46,6 @@ def _rss_bytes() -> int:
 def run_variant(args: argparse.Namespace) -> dict[str, float]:
     from graphrec.graph.sequences import PADDING
     from graphrec.models import SASRec, TiSASRec
-    from graphrec.nn.seq.mhc import MHCResidual
     from graphrec.sampling.sequence_batches import SequenceBatch
 
     device = torch.device(args.device)
@@ -54,10 +53,8 @@ def run_variant(args: argparse.Namespace) -> dict[str, float]:
     kind, expansion, implicit = VARIANTS[args.variant]
     model_class = SASRec if kind == "sasrec" else TiSASRec
     model = model_class(args.batch, args.items, embedding_dim=args.dim, maxlen=args.maxlen,
-                        num_blocks=args.blocks, mhc_expansion=expansion).to(device)
-    for module in model.modules():
-        if isinstance(module, MHCResidual):
-            module.implicit_grad = implicit
+                        num_blocks=args.blocks, mhc_expansion=expansion,
+                        sinkhorn_implicit_grad=implicit).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     items = torch.randint(0, args.items, (args.batch, args.maxlen), device=device)
     items[: args.batch // 2, : args.maxlen // 2] = PADDING  # half the rows half empty

@@ -36,6 +36,8 @@ class SASRec(SequentialRecommender):
         norm_first: pre-LN blocks (default) or the authors' layout.
         mhc_expansion: ``None`` (plain residuals) or the mHC expansion rate (e.g. 4).
         sinkhorn_iterations: mHC's Sinkhorn-Knopp rounds.
+        sinkhorn_implicit_grad: mHC's Sinkhorn gradient by implicit differentiation (see
+            :class:`~graphrec.nn.seq.MHCResidual`); unrolled by default.
         loss, num_negatives, item_embedding, init_std, scale_embeddings: see
             :class:`~graphrec.models.sequential.SequentialRecommender`.
     """
@@ -52,6 +54,7 @@ class SASRec(SequentialRecommender):
         norm_first: bool = True,
         mhc_expansion: int | None = None,
         sinkhorn_iterations: int = 20,
+        sinkhorn_implicit_grad: bool = False,
         loss: str = "ce",
         num_negatives: int = 256,
         item_embedding: ItemEmbedding | None = None,
@@ -63,7 +66,8 @@ class SASRec(SequentialRecommender):
         self.position_embedding = nn.Embedding(maxlen, embedding_dim)
         self.input_dropout = nn.Dropout(dropout)
         self.build_blocks(lambda: CausalSelfAttention(embedding_dim, heads, dropout), num_blocks,
-                          dropout, norm_first, mhc_expansion, sinkhorn_iterations)
+                          dropout, norm_first, mhc_expansion, sinkhorn_iterations,
+                          sinkhorn_implicit_grad)
         self.reset_parameters()
 
     def position_tables(self) -> list[nn.Embedding]:

@@ -136,7 +136,7 @@ class SequentialRecommender(Recommender):
 
     def build_blocks(self, attention: Callable[[], torch.nn.Module], num_blocks: int,
                      dropout: float, norm_first: bool, mhc_expansion: int | None,
-                     sinkhorn_iterations: int) -> None:
+                     sinkhorn_iterations: int, sinkhorn_implicit_grad: bool = False) -> None:
         """Sets ``blocks`` (``num_blocks`` :class:`~graphrec.nn.seq.SelfAttentionBlock` around
         ``attention()`` layers) and the final layer norm that :meth:`run_blocks` uses."""
         if mhc_expansion is not None and int(mhc_expansion) < 1:
@@ -146,7 +146,7 @@ class SequentialRecommender(Recommender):
         self.mhc_expansion = mhc_expansion
         self.blocks = torch.nn.ModuleList([
             SelfAttentionBlock(attention(), self.embedding_dim, dropout, norm_first,
-                               mhc_expansion, sinkhorn_iterations)
+                               mhc_expansion, sinkhorn_iterations, sinkhorn_implicit_grad)
             for _ in range(num_blocks)])
         self.final_norm = torch.nn.LayerNorm(self.embedding_dim)
 

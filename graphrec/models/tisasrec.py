@@ -51,6 +51,7 @@ class TiSASRec(SequentialRecommender):
         norm_first: bool = True,
         mhc_expansion: int | None = None,
         sinkhorn_iterations: int = 20,
+        sinkhorn_implicit_grad: bool = False,
         loss: str = "ce",
         num_negatives: int = 256,
         item_embedding: ItemEmbedding | None = None,
@@ -66,7 +67,8 @@ class TiSASRec(SequentialRecommender):
         self.interval_value = nn.Embedding(time_span + 1, embedding_dim)
         self.dropout = nn.Dropout(dropout)
         self.build_blocks(lambda: TimeIntervalAttention(embedding_dim, heads, dropout), num_blocks,
-                          dropout, norm_first, mhc_expansion, sinkhorn_iterations)
+                          dropout, norm_first, mhc_expansion, sinkhorn_iterations,
+                          sinkhorn_implicit_grad)
         self.reset_parameters()
 
     def position_tables(self) -> list[nn.Embedding]:

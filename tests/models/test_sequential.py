@@ -241,3 +241,16 @@ def test_mhc_expansion_below_one_is_a_clear_error():
     split, _ = _cyclic(num_users=10)
     with pytest.raises(ValueError, match="mhc_expansion"):
         SASRec.from_graph(split.train, embedding_dim=8, maxlen=6, mhc_expansion=0)
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_sinkhorn_implicit_grad_reaches_every_mhc_residual(implicit):
+    from graphrec.nn.seq.mhc import MHCResidual
+
+    split, _ = _cyclic(num_users=10)
+    for model_class in (SASRec, TiSASRec):
+        model = model_class.from_graph(split.train, embedding_dim=8, maxlen=6, num_blocks=2,
+                                       mhc_expansion=2, sinkhorn_implicit_grad=implicit)
+        residuals = [m for m in model.modules() if isinstance(m, MHCResidual)]
+        assert len(residuals) == 4  # attention and feed-forward residual of each block
+        assert all(m.implicit_grad is implicit for m in residuals)

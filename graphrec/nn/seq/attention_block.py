@@ -40,6 +40,7 @@ class SelfAttentionBlock(nn.Module):
         norm_first: pre-LN (``True``) or the authors' layout.
         mhc_expansion: ``None`` for plain residuals, else the mHC expansion rate.
         sinkhorn_iterations: mHC's Sinkhorn-Knopp rounds.
+        sinkhorn_implicit_grad: mHC's Sinkhorn gradient by implicit differentiation.
 
     Shapes:
         - input: ``x`` ``[B, T, d]`` (``[B, T, n, d]`` with mHC), ``allowed`` ``[B, T, T]``.
@@ -54,6 +55,7 @@ class SelfAttentionBlock(nn.Module):
         norm_first: bool = True,
         mhc_expansion: int | None = None,
         sinkhorn_iterations: int = 20,
+        sinkhorn_implicit_grad: bool = False,
     ) -> None:
         super().__init__()
         if mhc_expansion is not None and not norm_first:
@@ -69,8 +71,10 @@ class SelfAttentionBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.mhc_attention = self.mhc_ffn = None
         if mhc_expansion is not None:
-            self.mhc_attention = MHCResidual(channels, mhc_expansion, sinkhorn_iterations)
-            self.mhc_ffn = MHCResidual(channels, mhc_expansion, sinkhorn_iterations)
+            self.mhc_attention = MHCResidual(channels, mhc_expansion, sinkhorn_iterations,
+                                             sinkhorn_implicit_grad)
+            self.mhc_ffn = MHCResidual(channels, mhc_expansion, sinkhorn_iterations,
+                                       sinkhorn_implicit_grad)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
