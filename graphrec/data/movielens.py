@@ -1,7 +1,8 @@
 """MovieLens 100K (GroupLens): ratings with timestamps, movie genres, user demographics."""
 from __future__ import annotations
 
-import re
+from datetime import date as Date
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,7 @@ OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "ent
                "technician", "writer"]
 GENDERS = ["M", "F"]
 
-_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EPOCH = Date(1970, 1, 1)
 
 
 def _find(root: str | Path | None, download: bool) -> Path:
@@ -71,16 +71,13 @@ def _release_dates(items: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not date.strip():
             missing[row] = True
             continue
-        match = _DATE.fullmatch(date.strip())
-        month = _MONTHS.index(match.group(2).lower()) + 1 if (
-            match is not None and match.group(2).lower() in _MONTHS) else 0
-        try:
-            day = np.datetime64(f"{match.group(3)}-{month:02d}-{int(match.group(1)):02d}", "D")
-        except (AttributeError, ValueError):
+        try:  # "%b" is the English month abbreviation (Python's default C locale)
+            day = datetime.strptime(date.strip(), "%d-%b-%Y").date()
+        except ValueError:
             raise items.fail(row, f"release date {date!r} is not a date like '01-Jan-1995'"
                              ) from None
-        years[row] = int(match.group(3))
-        days[row] = float(day.astype(np.int64))
+        years[row] = day.year
+        days[row] = float((day - _EPOCH).days)
     return years, days, missing
 
 

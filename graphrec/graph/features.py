@@ -107,7 +107,7 @@ def rbf_encoding(values: Tensor, num_centers: int = 32, width: float = 1.0) -> T
     levels = (torch.arange(num_centers, dtype=torch.float64, device=values.device) + 0.5)
     centers = torch.quantile(values[present], levels / num_centers)
     gaps = centers.diff()
-    if num_centers == 1 or not bool((gaps > 0).any()):
+    if not bool((gaps > 0).any()):  # one centre, or all values equal
         spread = (values[present].std(unbiased=False) if int(present.sum()) > 1 else
                   values.new_tensor(0.0)).clamp(min=1.0)
         spacing = spread.expand(num_centers)

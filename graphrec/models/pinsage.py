@@ -544,10 +544,10 @@ class ItemPairBatches:
         self.fold = torch.randint(model.num_folds, (train.num_interactions,),
                                   generator=folds).to(self.device)
         self.warm_items = (train.item_degree() > 0).nonzero().view(-1)
-        self.easy_cdf = None  # cumulative deg^beta over warm_items (None: uniform)
+        self.easy_weights = None  # deg^beta over warm_items (None: uniform)
         if model.easy_negative_power != 0:
-            weight = train.item_degree()[self.warm_items].double() ** model.easy_negative_power
-            self.easy_cdf = torch.cumsum(weight, 0)
+            self.easy_weights = (train.item_degree()[self.warm_items].double()
+                                 ** model.easy_negative_power)
         self.query_weights = None
         if (model.query_weight_exponent > 0 and model.train_time is None
                 and train.edge_weight is not None):
@@ -614,13 +614,11 @@ class ItemPairBatches:
     def _easy_draw(self, count: int) -> Tensor:
         r"""Positions in ``warm_items``: uniform, or :math:`\propto \deg^\beta` (with
         replacement, like the uniform draw)."""
-        if self.easy_cdf is None:
+        if self.easy_weights is None:
             return torch.randint(self.warm_items.numel(), (count,), generator=self.generator,
                                  device=self.device)
-        draw = torch.rand(count, generator=self.generator, device=self.device,
-                          dtype=self.easy_cdf.dtype) * self.easy_cdf[-1]
-        return torch.searchsorted(self.easy_cdf, draw, right=True).clamp(
-            max=self.warm_items.numel() - 1)
+        return torch.multinomial(self.easy_weights, count, replacement=True,
+                                 generator=self.generator)
 
     def sampler(self, fold: int) -> MultiHopSampler:
         if fold not in self.samplers:
