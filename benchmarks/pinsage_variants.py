@@ -51,11 +51,9 @@ def main() -> None:
     dataset, loo = example.load(args.dataset, args.root, args.split_seed,
                                 not args.no_release_dates)
     run_args = example.parse_args(["--dataset", args.dataset, "--seed", str(args.split_seed),
-                                   "--quiet", "--epochs",
+                                   "--quiet", "--no-preset", "--epochs",
                                    str(args.epochs), "--max-seconds", str(args.max_seconds)])
-    # class defaults + --model-args / --train-args only
-    example.PINSAGE_SETTINGS[args.dataset] = {}
-    example.PINSAGE_TRAIN_SETTINGS[args.dataset] = {}
+    # class defaults (--no-preset) + --model-args / --train-args only
     split, users, featured, cold = loo, None, None, None
     test = Interactions.from_graph(loo.test)
     if args.cold:

@@ -19,9 +19,10 @@ Three experiments, each model trained by the one ``Trainer``:
    the item-to-item queries whose held-out item is one of them (and, ``cold_featured_*``,
    of those whose cold target has tags or features to be embedded from).
 
-PinSAGE runs with graphrec's round-3 settings (``PINSAGE_SETTINGS``: an output gate and the
-softmax objective; docs/pinsage.md); its class defaults are the paper's model. MovieLens items
-also get their release dates as features (``load``; ``--no-release-dates`` leaves them out).
+PinSAGE runs with its presets (:mod:`graphrec.presets`, round 3 of docs/pinsage.md: an output
+gate and the softmax objective; ``--no-preset``: the class defaults, the paper's model).
+MovieLens items also get their release dates as features (the preset's loader option;
+``--no-release-dates`` leaves them out).
 
 Prints the tables, one query item's top-5 neighbours by title, and writes the JSON
 (``models`` -> ``pinsage``, ``pixie``, ``popularity``, ``lightgcn`` with ``i2i_hr@10``,
@@ -43,10 +44,10 @@ from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weig
 from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM
 from graphrec.graph.build import HAS_TAG
-from graphrec.graph.features import rbf_encoding
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import Split, leave_one_out, select_edges
 from graphrec.models import build_model
+from graphrec.presets import preset
 from graphrec.train import TrainConfig
 from graphrec.train.trainer import Trainer, seed_everything
 
@@ -59,17 +60,9 @@ ABLATION: dict[str, dict] = {
 }
 
 
-# PinSAGE settings per data set over the model's class defaults (the paper's model), measured
-# in docs/pinsage.md, "Round 3": the output gate (unit-norm output scaled by a learned
-# sigmoid) and the softmax objective (the hinge stops learning once a pair clears the
-# margin) beat the paper's unit-norm max-margin model on both data sets, over three splits,
-# and keep cold items calibrated. The paper's unnormalised dense layers (round 2) had
-# over-promoted cold items (28 % of all top-10 slots on LastFM).
-ROUND_3 = {"output_gate": True, "objective": "softmax", "temperature": 0.05}
-PINSAGE_SETTINGS: dict[str, dict] = {"movielens-100k": dict(ROUND_3), "lastfm": dict(ROUND_3)}
-# and over its training defaults: on LastFM the softmax model peaks after 60-70 epochs, so
-# it validates every second epoch (validation is 40 % of an epoch's time) and gets 120 s
-PINSAGE_TRAIN_SETTINGS: dict[str, dict] = {"movielens-100k": {}, "lastfm": {"eval_every": 2}}
+# PinSAGE's per-data-set settings (round 3 of docs/pinsage.md: output gate, softmax
+# objective; MovieLens release dates) are the presets of graphrec.presets, which
+# `graphrec train --model pinsage --dataset D` runs too.
 # training-time cap per trained model, seconds ("*": every model not named); keeps each run
 # of the example under 15 minutes on 2 CPU cores
 MAX_SECONDS: dict[str, dict[str, float]] = {"movielens-100k": {"*": 60.0},
@@ -83,10 +76,8 @@ def load(name: str, root: str | None, seed: int, release_dates: bool = True):
     (:func:`~graphrec.graph.features.rbf_encoding`), so that PinSAGE can tell that two movies
     came out close together, which the scaled release year is too coarse to say."""
     if name == "movielens-100k":
-        dataset = load_movielens_100k(root)
-        if release_dates:
-            item = dataset.graph[ITEM]
-            item.x = torch.cat([item.x, rbf_encoding(item.release_day, 32)], 1)
+        data_kwargs = preset("pinsage", name)["data"] if release_dates else {}
+        dataset = load_movielens_100k(root, **data_kwargs)
         return dataset, leave_one_out(dataset.graph, order="time")
     dataset = load_lastfm(root)
     return dataset, leave_one_out(dataset.graph, order="random", seed=seed)
@@ -108,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None, help="override maximum epochs")
     parser.add_argument("--no-ablation", action="store_true", help="skip the ablation rows")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--no-preset", action="store_true",
+                        help="PinSAGE with its class defaults (the paper's model), not the "
+                             "data set's preset")
     parser.add_argument("--no-release-dates", action="store_true",
                         help="MovieLens: item features without the release-date encoding")
     return parser.parse_args(argv)
@@ -128,11 +122,9 @@ def settings(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
     """``(model_kwargs, train_config_kwargs)`` of ``name`` in this example: the library's
     defaults, PinSAGE's per-data-set settings, ``--epochs``, the seed, the device and the
     time cap (``--max-seconds``, else :data:`MAX_SECONDS`)."""
-    model_kwargs, train_kwargs = default_settings(name)
+    model_kwargs, train_kwargs = default_settings(name, None if args.no_preset else args.dataset)
     if name == "pinsage":
-        model_kwargs.update(PINSAGE_SETTINGS[args.dataset])
         model_kwargs["seed"] = args.seed
-        train_kwargs.update(PINSAGE_TRAIN_SETTINGS[args.dataset])
     if args.epochs is not None and "epochs" in train_kwargs:
         train_kwargs["epochs"] = args.epochs
     caps = MAX_SECONDS[args.dataset]

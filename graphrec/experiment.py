@@ -17,8 +17,9 @@ from graphrec.graph.split import (
     random_split,
     temporal_split,
 )
-from graphrec.models import build_model
+from graphrec.models import build_model, hyperparameters, train_defaults
 from graphrec.models.base import Recommender
+from graphrec.presets import preset
 from graphrec.train.trainer import TrainConfig, Trainer, TrainResult, seed_everything
 
 SPLITS = ("auto", "fixed", "random", "temporal", "loo")
@@ -109,54 +110,16 @@ def run_experiment(
     return trainer.model, results
 
 
-# Defaults that reach the published LastFM numbers on 2 CPU cores in minutes (see
-# docs/models.md); the CLI and the examples start from them.
-# Halving the learning rate after 10 validation evaluations without a new best lets
-# Adam's 5e-3 start settle into a better optimum (LightGCN on LastFM seed 0: validation
-# NDCG@20 0.2096 -> 0.2125; docs/models.md).
-_PLATEAU_DECAY: dict[str, Any] = {"lr_decay": 0.5, "lr_patience": 10}
-
-_DEFAULTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "popularity": ({}, {}),
-    "mf": ({"embedding_dim": 64, "reg_weight": 1e-2},
-           {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 1, "patience": 50,
-            **_PLATEAU_DECAY}),
-    "lightgcn": ({"embedding_dim": 64, "num_layers": 3, "normalize": "sym",
-                  "residual_alpha": 0.0, "reg_weight": 1e-4},
-                 {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 1,
-                  "patience": 50, **_PLATEAU_DECAY}),
-    # SocialLGN's paper settings (lr 1e-3, L2 1e-4): converges in about 450 epochs
-    "sociallgn": ({"embedding_dim": 64, "num_layers": 3, "reg_weight": 1e-4},
-                  {"lr": 1e-3, "batch_size": 2048, "epochs": 1000, "eval_every": 1,
-                   "patience": 50}),
-    # graphrec's tuned configuration (docs/lastfm_social.md): LightGCN tower from the
-    # MF/SVD start, MF blended in at inference; converges in about 80 epochs
-    "lite_eiisrs": ({"embedding_dim": 64},
-                    {"lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 1,
-                     "patience": 20, **_PLATEAU_DECAY}),
-    # SASRec / TiSASRec (docs/sequential.md): full softmax cross-entropy, pre-LN; dropout, init
-    # and lr from short Beauty pilots (fastest early learning), not from converged runs
-    "sasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
-                "maxlen": 50, "loss": "ce"},
-               {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
-                "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
-    "tisasrec": ({"embedding_dim": 64, "num_blocks": 2, "heads": 1, "dropout": 0.3,
-                  "maxlen": 50, "time_span": 256, "loss": "ce"},
-                 {"lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1,
-                  "patience": 5, "metric": "ndcg@10", "ks": (5, 10, 20)}),
-    # PinSAGE (docs/pinsage.md): an epoch is one of 5 positive folds, so 100 epochs see
-    # every training interaction 20 times as a positive; patience 20 (4 passes) because
-    # item-to-item validation on ~1k queries is noisy
-    "pinsage": ({"hidden_channels": 64, "num_layers": 2},
-                {"lr": 5e-3, "batch_size": 512, "epochs": 100, "eval_every": 1,
-                 "patience": 20}),
-    "pixie": ({}, {}),
-}
-
-
-def default_settings(model_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(model_kwargs, train_config_kwargs)`` defaults of a model (copies)."""
-    if model_name not in _DEFAULTS:
-        raise ValueError(f"no defaults for model {model_name!r}; choose from {sorted(_DEFAULTS)}")
-    model_kwargs, train_kwargs = _DEFAULTS[model_name]
-    return dict(model_kwargs), dict(train_kwargs)
+def default_settings(model_name: str, dataset: str | None = None
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(model_kwargs, train_config_kwargs)`` of a model: its declared hyperparameters and
+    training defaults (:mod:`graphrec.models.registry`), with the preset of
+    ``(model_name, dataset)`` over them when ``dataset`` names one (:mod:`graphrec.presets`).
+    Copies: change them freely."""
+    model_kwargs = hyperparameters(model_name)
+    train_kwargs = train_defaults(model_name)
+    if dataset is not None:
+        chosen = preset(model_name, dataset)
+        model_kwargs.update(chosen["hyperparameters"])
+        train_kwargs.update(chosen["train"])
+    return model_kwargs, train_kwargs

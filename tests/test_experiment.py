@@ -43,7 +43,7 @@ def test_default_settings_are_copies():
     model_kwargs, train_kwargs = default_settings("lightgcn")
     model_kwargs["num_layers"] = 99
     assert default_settings("lightgcn")[0]["num_layers"] == 3
-    with pytest.raises(ValueError, match="no defaults"):
+    with pytest.raises(ValueError, match="unknown model"):
         default_settings("gcn")
 
 

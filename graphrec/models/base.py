@@ -17,8 +17,9 @@
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +31,42 @@ from graphrec.train.losses import bpr_loss, l2_penalty
 
 
 class Recommender(nn.Module):
-    """Base class of all graphrec models (see the module docstring for the interface)."""
+    """Base class of all graphrec models (see the module docstring for the interface).
 
+    Class attributes a model declares (once, in its own file):
+
+    - ``name``: its registry name (set by :func:`graphrec.models.registry.register`).
+    - ``train_defaults``: the :class:`~graphrec.train.TrainConfig` fields it was measured
+      with (learning rate, batch size, epochs, patience, ...); the CLI, ``run_experiment``
+      and the examples start from them.
+    - ``selects_on_validation``: ``False`` for models with nothing to select on validation
+      (closed forms, popularity): the CLI then holds out no validation set for them.
+
+    ``from_graph(train_graph, **hyperparameters)`` builds a model for a training graph; the
+    graph and the hyperparameters it was built with are kept as ``build_graph`` and
+    ``build_arguments`` (what :meth:`save` writes).
+    """
+
+    name: ClassVar[str] = ""
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    selects_on_validation: ClassVar[bool] = True
     num_users: int
     num_items: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "from_graph" in vars(cls):  # remember what each model was built from
+            build = vars(cls)["from_graph"].__func__
+
+            @functools.wraps(build)
+            def from_graph(klass, train_graph, **hyperparameters):
+                model = build(klass, train_graph, **hyperparameters)
+                # plain attributes (not buffers): the graph is saved by save(), not state_dict
+                object.__setattr__(model, "build_graph", train_graph)
+                object.__setattr__(model, "build_arguments", dict(hyperparameters))
+                return model
+
+            cls.from_graph = classmethod(from_graph)
 
     def fit(self, train: Interactions) -> None:
         """Closed-form part of training (none by default)."""

@@ -1,6 +1,8 @@
 """Lite-EIISRS: factorisation-initialised LightGCN and social towers fused by attention."""
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -12,6 +14,7 @@ from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.factorization import als_factors, svd_factors
 from graphrec.models.lightgcn import bipartite_edge_index
+from graphrec.models.registry import register
 from graphrec.models.sociallgn import social_message_edges
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
 from graphrec.nn.conv.social_conv import SocialConv
@@ -107,6 +110,7 @@ SPEC_AS_WRITTEN: tuple[dict, dict] = (
 )
 
 
+@register("lite_eiisrs")
 class LiteEIISRS(EmbeddingRecommender):
     r"""Lite-EIISRS, graphrec's social recommender (from the project's design document).
 
@@ -178,7 +182,8 @@ class LiteEIISRS(EmbeddingRecommender):
         num_layers, num_social_layers: :math:`L`, :math:`L_s`.
         graph_normalize, graph_readout, social_input: tower variants (above).
         head_residual: ``"base"`` (:math:`\beta U^{(0)}`) or ``"graph"``.
-        alpha: residual weight of the ``"row"`` LightGCN variant. beta: output residual.
+        residual_alpha: residual weight of the ``"row"`` LightGCN variant (LightGCN's
+            ``residual_alpha``). beta: output residual.
         combine: ``"mean"`` or ``"concat"`` for :math:`U^{(0)}`.
         finetune_tokens: train the MF/SVD tokens too (fixed factors by default).
         token_dim, num_heads: fusion token width and attention heads.
@@ -191,6 +196,11 @@ class LiteEIISRS(EmbeddingRecommender):
         als_reg, init_scale, seed: factorisation settings.
         reg_weight: L2 weight on the batch's rows of :math:`U^{(0)}, V^{(0)}`.
     """
+
+    # graphrec's tuned configuration (docs/lastfm_social.md): converges in about 80 epochs
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 5e-3, "batch_size": 2048, "epochs": 300, "eval_every": 1, "patience": 20,
+        "lr_decay": 0.5, "lr_patience": 10}
 
     def __init__(
         self,
@@ -207,7 +217,7 @@ class LiteEIISRS(EmbeddingRecommender):
         graph_readout: str = "mean",
         social_input: str = "graph",
         head_residual: str = "graph",
-        alpha: float = 0.1,
+        residual_alpha: float = 0.1,
         beta: float = 1.0,
         combine: str = "mean",
         use_mf: bool = True,
@@ -279,7 +289,7 @@ class LiteEIISRS(EmbeddingRecommender):
         self.register_buffer("graph_edge_index", bipartite_edge_index(edge_index, num_users),
                              persistent=False)
         self.conv = LightGCNConv(normalize=graph_normalize,
-                                 alpha=alpha if graph_normalize == "row" else 0.0)
+                                 alpha=residual_alpha if graph_normalize == "row" else 0.0)
         if self.use_social:
             self.register_buffer("social_edge_index", social_edge_index, persistent=False)
             self.social_convs = nn.ModuleList(

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,7 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import HAS_TAG, INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import Recommender
+from graphrec.models.registry import register
 from graphrec.nn.conv.pinsage_conv import PinSAGEConv
 from graphrec.sampling.neighborhoods import (
     ImportanceNeighborhoods,
@@ -148,6 +150,7 @@ class ItemPairBatch:
         return int(self.query.numel())
 
 
+@register("pinsage")
 class PinSAGE(Recommender):
     r"""PinSAGE, from `"Graph Convolutional Neural Networks for Web-Scale Recommender
     Systems" <https://arxiv.org/abs/1806.01973>`_ (Ying et al., KDD 2018).
@@ -206,7 +209,7 @@ class PinSAGE(Recommender):
         num_users, num_items: index space sizes.
         train_graph: the training graph (interactions, ``time`` when present, item ``x``,
             item tags).
-        hidden_channels: embedding size :math:`d`.
+        embedding_dim: embedding size :math:`d`.
         num_layers: :math:`K`.
         use_features, use_tags, use_id_embedding: layer-0 inputs.
         max_tags: tags per item in the bag.
@@ -249,12 +252,18 @@ class PinSAGE(Recommender):
         seed: seeds folds, walks and pair sampling.
     """
 
+    # docs/pinsage.md: an epoch is one of 5 positive folds, so 100 epochs see every training
+    # interaction 20 times as a positive; patience 20 (4 passes) because item-to-item
+    # validation on ~1k queries is noisy
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 5e-3, "batch_size": 512, "epochs": 100, "eval_every": 1, "patience": 20}
+
     def __init__(
         self,
         num_users: int,
         num_items: int,
         train_graph: HeteroData,
-        hidden_channels: int = 64,
+        embedding_dim: int = 64,
         num_layers: int = 2,
         use_features: bool = True,
         use_tags: bool = True,
@@ -302,15 +311,15 @@ class PinSAGE(Recommender):
             popularity = tag_popularity(train_graph)
             if popularity is not None:
                 x = popularity if x is None else torch.cat([x.float(), popularity], 1)
-        self.input = ItemInput(num_items, hidden_channels, x, tags, use_id_embedding)
-        self.convs = nn.ModuleList(PinSAGEConv(hidden_channels, hidden_channels)
+        self.input = ItemInput(num_items, embedding_dim, x, tags, use_id_embedding)
+        self.convs = nn.ModuleList(PinSAGEConv(embedding_dim, embedding_dim)
                                    for _ in range(num_layers))
-        self.hidden_channels, self.num_layers = hidden_channels, num_layers
+        self.embedding_dim, self.num_layers = embedding_dim, num_layers
         self.normalize_output = normalize_output
-        self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.ReLU(),
-                                     nn.Linear(hidden_channels, hidden_channels))
+        self.output = (nn.Sequential(nn.Linear(embedding_dim, embedding_dim), nn.ReLU(),
+                                     nn.Linear(embedding_dim, embedding_dim))
                        if output_layer else None)
-        self.gate = nn.Linear(hidden_channels, 1) if output_gate else None
+        self.gate = nn.Linear(embedding_dim, 1) if output_gate else None
         self.walk_settings = {"num_neighbors": num_neighbors, "num_walks": num_walks,
                               "walk_length": walk_length, "restart_prob": restart_prob,
                               "seed": seed}
@@ -524,7 +533,7 @@ class PinSAGE(Recommender):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
-                f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
+                f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
                 f"max_hard={self.max_hard}, curriculum={self.curriculum})")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -10,9 +11,11 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import Recommender
+from graphrec.models.registry import register
 from graphrec.sampling.walks import WalkGraph, visit_counts
 
 
+@register("pixie")
 class Pixie(Recommender):
     r"""Random walks with restart from the query on the user–item graph; items ranked by
     visit count, as in Pixie (`Eksombatchai et al., WWW 2018
@@ -34,6 +37,9 @@ class Pixie(Recommender):
         weighted: walk :math:`\propto` interaction weights (e.g. play counts).
         seed: seeds the walks.
     """
+
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    selects_on_validation: ClassVar[bool] = False
 
     def __init__(self, num_users: int, num_items: int, num_walks: int = 1000,
                  walk_length: int = 8, restart_prob: float = 0.3, weighted: bool = False,

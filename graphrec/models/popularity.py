@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -10,11 +11,16 @@ from torch_geometric.data import HeteroData
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import Recommender
+from graphrec.models.registry import register
 
 
+@register("popularity")
 class Popularity(Recommender):
     """Ranks items by their number of training interactions, the same list for every user
     (ties broken by item index). Fitted in closed form by :meth:`fit`."""
+
+    train_defaults: ClassVar[dict[str, Any]] = {}
+    selects_on_validation: ClassVar[bool] = False
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()

@@ -1,13 +1,17 @@
 """SASRec: self-attentive sequential recommendation."""
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from torch import Tensor, nn
 
+from graphrec.models.registry import register
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.causal_attention import CausalSelfAttention
 
 
+@register("sasrec")
 class SASRec(SequentialRecommender):
     r"""SASRec, from `"Self-Attentive Sequential Recommendation"
     <https://arxiv.org/abs/1808.09781>`_ (Kang & McAuley, ICDM 2018).
@@ -42,6 +46,11 @@ class SASRec(SequentialRecommender):
             :class:`~graphrec.models.sequential.SequentialRecommender`.
     """
 
+    # docs/sequential.md: full softmax cross-entropy, pre-LN; lr from short Beauty pilots
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1, "patience": 5,
+        "metric": "ndcg@10", "ks": (5, 10, 20)}
+
     def __init__(
         self,
         num_users: int,
@@ -49,7 +58,7 @@ class SASRec(SequentialRecommender):
         embedding_dim: int = 64,
         num_blocks: int = 2,
         heads: int = 1,
-        dropout: float = 0.5,
+        dropout: float = 0.3,
         maxlen: int = 50,
         norm_first: bool = True,
         mhc_expansion: int | None = None,

@@ -1,13 +1,17 @@
 """TiSASRec: time-interval aware self-attention for sequential recommendation."""
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from torch import Tensor, nn
 
+from graphrec.models.registry import register
 from graphrec.models.sequential import SequentialRecommender, attention_mask
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.time_interval_attention import TimeIntervalAttention
 
 
+@register("tisasrec")
 class TiSASRec(SequentialRecommender):
     r"""TiSASRec, from `"Time Interval Aware Self-Attention for Sequential Recommendation"
     <https://doi.org/10.1145/3336191.3371786>`_ (Li, Wang & McAuley, WSDM 2020).
@@ -36,6 +40,11 @@ class TiSASRec(SequentialRecommender):
         other arguments: as :class:`~graphrec.models.SASRec`.
     """
 
+    # docs/sequential.md: as SASRec
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1, "patience": 5,
+        "metric": "ndcg@10", "ks": (5, 10, 20)}
+
     uses_time = True
 
     def __init__(
@@ -45,7 +54,7 @@ class TiSASRec(SequentialRecommender):
         embedding_dim: int = 64,
         num_blocks: int = 2,
         heads: int = 1,
-        dropout: float = 0.5,
+        dropout: float = 0.3,
         maxlen: int = 50,
         time_span: int = 256,
         norm_first: bool = True,

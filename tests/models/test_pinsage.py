@@ -29,7 +29,7 @@ def _graph(with_time: bool = True, num_users: int = 30, num_items: int = 24, see
 
 
 def _small_model(graph, **kwargs):
-    settings = dict(hidden_channels=16, num_layers=2, num_walks=32, walk_length=4,
+    settings = dict(embedding_dim=16, num_layers=2, num_walks=32, walk_length=4,
                     num_easy=8, max_hard=3, hard_walks=64, hard_pool=4, num_folds=3)
     settings.update(kwargs)
     torch.manual_seed(0)
