@@ -1,11 +1,23 @@
 """One experiment = dataset + split + model + trainer + test evaluation, as a JSON-ready dict.
 
-Shared by the CLI and the examples so both report the same way.
+Shared by the CLI and the examples so both report the same way. A run is described by one
+configuration (:func:`resolve_run`): the model and data set names, the loader's arguments
+(``data``), the split (``split``), the model's hyperparameters (``hyperparameters``), the
+:class:`~graphrec.train.TrainConfig` fields (``train``) and evaluation options (``eval``).
+Missing values come from the model's declared defaults and the ``(model, dataset)`` preset;
+the resolved configuration is what results JSON and checkpoints record, and
+:func:`run` replays it.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import platform
 import time
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from graphrec.data.dataset import RecDataset
 from graphrec.eval.evaluator import EvalResult, Evaluator
@@ -19,6 +31,7 @@ from graphrec.graph.split import (
 )
 from graphrec.models import build_model, hyperparameters, train_defaults
 from graphrec.models.base import Recommender
+from graphrec.models.registry import check_hyperparameters, model_class
 from graphrec.presets import preset
 from graphrec.train.trainer import TrainConfig, Trainer, TrainResult, seed_everything
 
@@ -26,7 +39,8 @@ SPLITS = ("auto", "fixed", "random", "temporal", "loo")
 
 
 def make_split(
-    dataset: RecDataset, split: str = "auto", seed: int = 0, valid_ratio: float = 0.1
+    dataset: RecDataset, split: str = "auto", seed: int = 0, valid_ratio: float = 0.1,
+    order: str | None = None,
 ) -> Split:
     """The split an experiment uses.
 
@@ -50,7 +64,9 @@ def make_split(
                             seed=seed)
     if split == "temporal":
         return temporal_split(dataset.graph, (1.0 - 2 * valid_ratio, valid_ratio, valid_ratio))
-    return leave_one_out(dataset.graph)
+    if order is None:
+        return leave_one_out(dataset.graph)
+    return leave_one_out(dataset.graph, order=order, seed=seed)
 
 
 def run_experiment(
@@ -63,6 +79,8 @@ def run_experiment(
     cold_max_train: int = 5,
     evaluator: Evaluator | None = None,
     model: Recommender | None = None,
+    run_config: dict[str, Any] | None = None,
+    resume: str | Path | None = None,
 ) -> tuple[Recommender, dict[str, Any]]:
     """Trains ``model_name`` on ``split.train``, early-stops on ``split.valid``, tests on
     ``split.test`` (training and validation items masked).
@@ -75,7 +93,8 @@ def run_experiment(
         ``evaluator`` (optional) replaces the trainer's default one (e.g. with the sampled
         protocol of sequence models). ``model`` (optional) is trained instead of building
         ``model_name`` (e.g. one composed around a shared item table); ``model_name`` then
-        only labels the results.
+        only labels the results. ``run_config`` (optional) is stored in checkpoints;
+        ``resume`` continues training from a checkpoint (:meth:`Trainer.fit`).
     """
     config = config or TrainConfig()
     model_kwargs = dict(model_kwargs or {})
@@ -83,9 +102,10 @@ def run_experiment(
     if model is None:
         model = build_model(model_name, split.train, **model_kwargs)
     trainer = Trainer(model, config, evaluator=evaluator)
+    trainer.run_config = run_config
     train = Interactions.from_graph(split.train)
     valid = None if split.valid is None else Interactions.from_graph(split.valid)
-    fit: TrainResult = trainer.fit(train, valid)
+    fit: TrainResult = trainer.fit(train, valid, resume=resume)
     start = time.perf_counter()
     exclude = [train] if valid is None else [train, valid]
     test_interactions = Interactions.from_graph(split.test)
@@ -123,3 +143,193 @@ def default_settings(model_name: str, dataset: str | None = None
         model_kwargs.update(chosen["hyperparameters"])
         train_kwargs.update(chosen["train"])
     return model_kwargs, train_kwargs
+
+
+# ---------------------------------------------------------------------------------------------
+# Run configurations: one dict from defaults, preset, config file and command line
+
+#: keys of a run configuration and the sections (tables) it holds
+RUN_KEYS = ("model", "dataset", "preset", "seed")
+RUN_SECTIONS = ("data", "split", "hyperparameters", "train", "eval")
+_SPLIT_KEYS = ("name", "valid_ratio", "seed", "order")
+_EVAL_KEYS = ("sampled", "cold_max_train")
+# TrainConfig fields that describe where and how verbosely a run happens, not what it
+# computes: a replay may change them
+_TRAIN_ENVIRONMENT = ("device", "progress", "checkpoint")
+
+
+def resolve_run(raw: dict[str, Any]) -> dict[str, Any]:
+    """The complete configuration of a run, checked, from a partial one.
+
+    ``raw`` has ``model`` and ``dataset`` and optionally ``preset`` (``"auto"``: the
+    ``(model, dataset)`` preset, the default; ``"none"``), ``seed`` (seeds the split and
+    training unless they set their own) and the sections ``data``, ``split``,
+    ``hyperparameters``, ``train``, ``eval``. Every hyperparameter and training field is
+    filled in from the model's declared defaults, then the preset, then ``raw``.
+
+    Raises ``ValueError`` naming the key for anything unknown or out of range — before any
+    data is read.
+    """
+    unknown = set(raw) - set(RUN_KEYS) - set(RUN_SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown configuration key {sorted(unknown)[0]!r}; keys are "
+                         f"{', '.join(RUN_KEYS + RUN_SECTIONS)}")
+    for key in ("model", "dataset"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ValueError(f"the configuration needs {key} = NAME")
+    for section in RUN_SECTIONS:
+        if not isinstance(raw.get(section, {}), dict):
+            raise ValueError(f"configuration section {section!r} must be a table")
+    name, dataset = raw["model"], raw["dataset"]
+    cls = model_class(name)
+    from graphrec.data import DATASETS  # the data layer's registry of loaders
+
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown data set {dataset!r}; choose from {sorted(DATASETS)}")
+    preset_name = raw.get("preset", "auto")
+    if preset_name not in ("auto", "none"):
+        raise ValueError(f"preset must be 'auto' or 'none' (got {preset_name!r})")
+    chosen = preset(name, dataset) if preset_name == "auto" else preset("", "")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
+
+    model_kwargs = hyperparameters(name)
+    model_kwargs.update(check_hyperparameters(name, {**chosen["hyperparameters"],
+                                                     **raw.get("hyperparameters", {})}))
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    train = {**train_defaults(name), **chosen["train"], **raw.get("train", {})}
+    for key in train:
+        if key not in fields:
+            raise ValueError(f"unknown training setting {key!r}; settings are "
+                             f"{', '.join(fields)}")
+    train.setdefault("seed", seed)
+    train_config = TrainConfig(**{k: tuple(v) if k == "ks" else v for k, v in train.items()})
+
+    split = {"name": "auto", "valid_ratio": 0.1, "seed": seed, "order": None,
+             **chosen["split"], **raw.get("split", {})}
+    for key in split:
+        if key not in _SPLIT_KEYS:
+            raise ValueError(f"unknown split setting {key!r}; settings are "
+                             f"{', '.join(_SPLIT_KEYS)}")
+    if split["name"] not in SPLITS:
+        raise ValueError(f"split.name must be one of {SPLITS} (got {split['name']!r})")
+    ratio = split["valid_ratio"]
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 0.5:
+        raise ValueError(f"valid_ratio must lie in [0, 0.5) (got {ratio!r})")
+    if ratio == 0 and cls.selects_on_validation and train_config.patience > 0 \
+            and split["name"] not in ("loo",):
+        raise ValueError(f"valid_ratio 0 leaves model {name!r} nothing to early-stop on; "
+                         "give a positive ratio or set patience 0")
+    if split["order"] not in (None, "time", "random"):
+        raise ValueError(f"split.order must be 'time' or 'random' (got {split['order']!r})")
+
+    evaluation = {"sampled": None, "cold_max_train": 5, **raw.get("eval", {})}
+    for key in evaluation:
+        if key not in _EVAL_KEYS:
+            raise ValueError(f"unknown eval setting {key!r}; settings are {', '.join(_EVAL_KEYS)}")
+    sampled = evaluation["sampled"]
+    if sampled is not None and (isinstance(sampled, bool) or not isinstance(sampled, int)
+                                or sampled < 1):
+        raise ValueError(f"eval.sampled must be a positive number of items (got {sampled!r})")
+    return {"model": name, "dataset": dataset, "preset": preset_name, "seed": seed,
+            "data": {**chosen["data"], **raw.get("data", {})}, "split": split,
+            "hyperparameters": model_kwargs, "train": train_config.to_dict(),
+            "eval": evaluation}
+
+
+def _choose_split(config: dict[str, Any], dataset: RecDataset) -> dict[str, Any]:
+    """The split actually used: ``auto`` resolved, and no validation held out of a fixed
+    split for a model that selects nothing on it."""
+    split = dict(config["split"])
+    cls = model_class(config["model"])
+    if split["name"] == "auto":
+        from graphrec.models.sequential import SequentialRecommender
+
+        if issubclass(cls, SequentialRecommender):
+            split["name"] = "loo"  # sequence models: last item test, second last validation
+        else:
+            split["name"] = "fixed" if dataset.split is not None else "random"
+    if split["name"] == "fixed" and not cls.selects_on_validation:
+        split["valid_ratio"] = 0.0  # the whole training file is fitted
+    if split["name"] in ("random", "temporal") and split["valid_ratio"] == 0:
+        raise ValueError("valid_ratio must be positive for random and temporal splits (it is "
+                         "also their test share)")
+    return split
+
+
+def fingerprint(dataset: RecDataset) -> str:
+    """SHA-256 of the data set's interactions (pairs, weights, times) and sizes."""
+    from graphrec.graph.build import INTERACTS, ITEM, USER
+
+    digest = hashlib.sha256()
+    graph = dataset.graph
+    digest.update(f"{graph[USER].num_nodes} {graph[ITEM].num_nodes}".encode())
+    store = graph[INTERACTS]
+    for key in ("edge_index", "edge_weight", "time"):
+        if key in store:
+            digest.update(key.encode())
+            digest.update(store[key].contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """Versions of graphrec and the libraries a result depends on."""
+    import numpy
+    import scipy
+    import torch_geometric
+
+    from graphrec import __version__
+
+    return {"graphrec": __version__, "python": platform.python_version(),
+            "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__}
+
+
+def load_run_dataset(config: dict[str, Any]) -> RecDataset:
+    """Loads the data set of a resolved configuration (its ``data`` section are the
+    loader's arguments)."""
+    from graphrec.data import load_dataset
+
+    data = dict(config["data"])
+    return load_dataset(config["dataset"], data.pop("root", None), **data)
+
+
+def run(config: dict[str, Any], resume: str | Path | None = None,
+        dataset: RecDataset | None = None) -> tuple[Recommender, dict[str, Any]]:
+    """Runs a configuration (:func:`resolve_run` is applied first): load, split, build,
+    train (``resume``: from a checkpoint of the same run), test.
+
+    Returns ``(model, results)``; ``results["config"]`` is the resolved configuration with
+    the split actually used, ``results["data_fingerprint"]`` and ``results["versions"]``
+    say what it ran on, and ``graphrec train --config results.json`` replays it.
+    """
+    config = resolve_run(config)
+    dataset = dataset if dataset is not None else load_run_dataset(config)
+    config["split"] = split_settings = _choose_split(config, dataset)
+    split = make_split(dataset, split_settings["name"], seed=split_settings["seed"],
+                       valid_ratio=split_settings["valid_ratio"], order=split_settings["order"])
+    train_config = TrainConfig(**{k: tuple(v) if k == "ks" else v
+                                  for k, v in config["train"].items()})
+    evaluator = None
+    if config["eval"]["sampled"] is not None:
+        evaluator = Evaluator(ks=train_config.ks, sampled_negatives=config["eval"]["sampled"],
+                              sample_seed=split_settings["seed"])
+    model, results = run_experiment(
+        dataset, split, config["model"], config["hyperparameters"], train_config,
+        split_name=split_settings["name"], evaluator=evaluator,
+        cold_max_train=config["eval"]["cold_max_train"], run_config=config, resume=resume)
+    results["config"] = config
+    results["data_fingerprint"] = fingerprint(dataset)
+    results["versions"] = versions()
+    return model, results
+
+
+def replayable(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved configuration that a replay takes over (the training
+    environment — device, progress bars, checkpoint path — stays the caller's)."""
+    out = {key: config[key] for key in RUN_KEYS + RUN_SECTIONS if key in config}
+    out["train"] = {k: v for k, v in config.get("train", {}).items()
+                    if k not in _TRAIN_ENVIRONMENT}
+    return out

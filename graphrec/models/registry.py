@@ -87,14 +87,71 @@ def train_defaults(name_or_class: str | type) -> dict[str, Any]:
     return dict(getattr(cls, "train_defaults", {}))
 
 
-def check_hyperparameters(name: str, kwargs: dict[str, Any]) -> None:
-    """``ValueError`` naming any keyword that is not a hyperparameter of model ``name``."""
+# Ranges of hyperparameter names shared across models (one name, one meaning): checked
+# before any data is read, so a bad value fails in a second, not after loading Gowalla.
+_AT_LEAST_ONE = ("embedding_dim", "num_blocks", "heads", "maxlen", "num_walks", "walk_length",
+                 "num_negatives", "token_dim", "num_heads", "feature_hidden", "factors",
+                 "iterations", "neighbors", "window", "num_folds", "hard_walks",
+                 "hard_walk_length", "hard_pool", "time_span", "mhc_expansion",
+                 "sinkhorn_iterations")
+_AT_LEAST_ZERO = ("num_layers", "num_social_layers", "reg_weight", "max_tags", "num_easy",
+                  "max_hard", "als_reg", "init_std", "margin", "shrinkage")
+_PROBABILITIES = ("dropout", "social_dropout", "head_dropout", "cold_dropout", "restart_prob",
+                  "id_dropout")
+
+
+def check_hyperparameters(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Checks configured hyperparameters of model ``name`` without building it.
+
+    Returns them with the declared types (an int where a float is declared becomes a
+    float, a list where a tuple is declared a tuple). Raises ``ValueError`` naming the
+    first unknown name, a value of the wrong type, or a value out of range.
+    """
     declared = hyperparameters(name)
-    accepted = set(declared) | set(getattr(model_class(name), "extra_arguments", ()))
-    unknown = sorted(set(kwargs) - accepted)
-    if unknown:
-        raise ValueError(f"model {name!r} has no hyperparameter {', '.join(map(repr, unknown))}; "
-                         f"it takes {', '.join(declared) or 'none'}")
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key not in declared:
+            raise ValueError(f"model {name!r} has no hyperparameter {key!r}; it takes "
+                             f"{', '.join(declared) or 'none'}")
+        default = declared[key]
+        out[key] = value = _coerce(name, key, value, default)
+        if value is None or isinstance(value, (str, tuple)):
+            continue
+        if key in _AT_LEAST_ONE and value < 1:
+            raise ValueError(f"{key} must be at least 1 (got {value})")
+        if key in _AT_LEAST_ZERO and value < 0:
+            raise ValueError(f"{key} must be non-negative (got {value})")
+        if key in _PROBABILITIES and not 0 <= value < 1:
+            raise ValueError(f"{key} must lie in [0, 1) (got {value})")
+    return out
+
+
+def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
+    wrong = ValueError(f"hyperparameter {key!r} of model {model!r} takes a "
+                       f"{type(default).__name__} like {default!r} (got {value!r})")
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (tuple, list)) or len(value) != len(default):
+            raise wrong
+        return tuple(value)
+    return value
 
 
 def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommender:

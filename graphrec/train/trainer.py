@@ -17,7 +17,9 @@ import torch
 from tqdm.auto import tqdm
 
 from graphrec.eval.evaluator import EvalResult, Evaluator
+from graphrec.files import atomic_torch_save
 from graphrec.graph.interactions import Interactions
+from graphrec.sampling.stream_state import load_stream_state, stream_state
 from graphrec.train.distributed import data_parallel_loss, world
 
 if TYPE_CHECKING:  # the models import the losses of this package: no runtime cycle
@@ -55,7 +57,8 @@ class TrainConfig:
         ks: cut-offs of the evaluation.
         device: ``"cpu"``, ``"cuda"``, ``"auto"``.
         seed: seeds initialisation, shuffling and negative sampling.
-        checkpoint: path to save the best model to (optional).
+        checkpoint: path of the training state, written atomically after every epoch
+            (resumable with ``Trainer.fit(resume=...)``; holds the best weights too).
         progress: show tqdm progress bars.
         max_seconds: stop after this much training time (optional).
         amp: compute the training loss under bfloat16 autocast on CUDA (no effect on
@@ -140,9 +143,19 @@ class Trainer:
             patience=self.config.lr_patience, threshold=0.0, min_lr=self.config.min_lr)
             if self.optimizer is not None and self.config.lr_decay < 1.0 else None)
         self.epoch = 0
+        #: the run's resolved configuration, stored in checkpoints (set by the experiment)
+        self.run_config: dict[str, Any] | None = None
 
-    def fit(self, train: Interactions, valid: Interactions | None = None) -> TrainResult:
-        """Trains on ``train``; early-stops on ``valid`` (training items masked)."""
+    def fit(self, train: Interactions, valid: Interactions | None = None,
+            resume: str | Path | None = None) -> TrainResult:
+        """Trains on ``train``; early-stops on ``valid`` (training items masked).
+
+        With ``config.checkpoint`` the whole training state is written there (atomically)
+        after every epoch: weights, optimiser, scheduler, the best weights so far, history,
+        early-stopping counters, and the random state of torch, NumPy, Python and the batch
+        stream. ``resume`` (such a checkpoint) continues training from it, and ends with
+        exactly the weights and metrics of an uninterrupted run on CPU.
+        """
         config = self.config
         seed_everything(config.seed)
         train = train.to(self.device)
@@ -152,10 +165,15 @@ class Trainer:
         self.model.fit(train)
         if self.optimizer is None:
             result.train_seconds = time.perf_counter() - start
+            if config.checkpoint and self.rank == 0:
+                self._save_state(config.checkpoint, result, None, 0, None)
             return result
 
         batches = self.model.train_batches(train, config.batch_size, self.device, config.seed)
         best_state, evals_since_best = None, 0
+        if resume is not None:
+            result, best_state, evals_since_best = self._load_state(resume, batches)
+            start -= result.train_seconds
         for epoch in range(self.epoch + 1, config.epochs + 1):
             self.epoch = epoch
             epoch_start = time.perf_counter()
@@ -192,19 +210,21 @@ class Trainer:
                     result.best_metric, result.best_epoch = value, epoch
                     best_state = copy.deepcopy(self.model.state_dict())
                     evals_since_best = 0
-                    if config.checkpoint and self.rank == 0:
-                        self.save_checkpoint(config.checkpoint)
                 else:
                     evals_since_best += 1
             result.history.append(record)
+            result.epochs_run = epoch
+            result.train_seconds = time.perf_counter() - start
+            if config.checkpoint and self.rank == 0:
+                self._save_state(config.checkpoint, result, best_state, evals_since_best,
+                                 batches)
             if self.rank == 0:
                 logger.info("epoch %d loss %.4f %.2fs %s", epoch, record["loss"], seconds,
                             _format_metrics(record.get("valid", {})))
-            elapsed = time.perf_counter() - start
             if config.patience and evals_since_best >= config.patience:
                 logger.info("early stop at epoch %d (best %d)", epoch, result.best_epoch)
                 break
-            if config.max_seconds is not None and elapsed > config.max_seconds:
+            if config.max_seconds is not None and result.train_seconds > config.max_seconds:
                 logger.info("time budget reached at epoch %d", epoch)
                 break
         result.train_seconds = time.perf_counter() - start
@@ -212,6 +232,47 @@ class Trainer:
         if best_state is not None:
             self.model.load_state_dict(best_state)
         return result
+
+    def _save_state(self, path: str | Path, result: TrainResult,
+                    best_state: dict[str, Any] | None, evals_since_best: int,
+                    batches: Any) -> None:
+        state = self._state()
+        state.update({
+            "best_model": best_state,
+            "evals_since_best": evals_since_best,
+            "result": {"history": result.history, "best_epoch": result.best_epoch,
+                       "best_metric": result.best_metric, "train_seconds": result.train_seconds,
+                       "epochs_run": result.epochs_run},
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": (torch.cuda.get_rng_state_all() if torch.cuda.is_available()
+                             else []),
+                    "numpy": _numpy_state_to_tensors(np.random.get_state()),
+                    "python": _python_state_to_lists(random.getstate())},
+            "batches": None if batches is None else stream_state(batches),
+            "run": self.run_config,
+        })
+        atomic_torch_save(state, path)
+
+    def _load_state(self, path: str | Path, batches: Any
+                    ) -> tuple[TrainResult, dict[str, Any] | None, int]:
+        state = self._read(path)
+        if state.get("result") is None:
+            raise ValueError(f"{path} is not a training checkpoint of graphrec's Trainer")
+        self._restore(state)
+        saved = state["result"]
+        result = TrainResult(history=list(saved["history"]), best_epoch=saved["best_epoch"],
+                             best_metric=saved["best_metric"],
+                             train_seconds=float(saved["train_seconds"]),
+                             epochs_run=int(saved["epochs_run"]))
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state(_numpy_state_from_tensors(rng["numpy"]))
+        random.setstate(_python_state_from_lists(rng["python"]))
+        if state["batches"] is not None:
+            load_stream_state(batches, state["batches"])
+        return result, state["best_model"], int(state["evals_since_best"])
 
     def _shard(self, batches: Iterable[Any]) -> Iterable[Any]:
         """This rank's share of an epoch's batches (all of them in a single process)."""
@@ -230,28 +291,58 @@ class Trainer:
         return self.evaluator.evaluate(self.model, target.to(self.device), exclude=exclude,
                                        **kwargs)
 
-    def save_checkpoint(self, path: str | Path) -> None:
-        """Saves model and optimiser state, epoch and config."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({
+    def _state(self) -> dict[str, Any]:
+        return {
             "model": self.model.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "epoch": self.epoch,
             "config": self.config.to_dict(),
-        }, path)
+        }
 
-    def load_checkpoint(self, path: str | Path) -> None:
-        """Restores a checkpoint written by :meth:`save_checkpoint` (training resumes after
-        its epoch)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
+    def _read(self, path: str | Path) -> dict[str, Any]:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist or is not a file")
+        return torch.load(path, map_location=self.device, weights_only=True)
+
+    def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         if self.optimizer is not None and state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
+
+    def save_checkpoint(self, path: str | Path) -> None:
+        """Saves model and optimiser state, epoch and config (atomically)."""
+        atomic_torch_save(self._state(), path)
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Restores the weights, optimiser and epoch of a checkpoint written by
+        :meth:`save_checkpoint` or by :meth:`fit` (``fit(resume=path)`` continues the run)."""
+        self._restore(self._read(path))
+
+
+def _numpy_state_to_tensors(state: tuple) -> list[Any]:
+    name, keys, pos, has_gauss, cached = state
+    return [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+            float(cached)]
+
+
+def _numpy_state_from_tensors(state: list[Any]) -> tuple:
+    name, keys, pos, has_gauss, cached = state
+    return (name, keys.numpy().astype(np.uint32), pos, has_gauss, cached)
+
+
+def _python_state_to_lists(state: tuple) -> list[Any]:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _python_state_from_lists(state: list[Any]) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
 
 
 def _format_metrics(metrics: dict[str, float]) -> str:

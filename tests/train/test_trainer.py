@@ -93,3 +93,66 @@ def test_learning_rate_decays_after_each_plateau_of_the_selection_metric():
     assert min(lrs) < 0.2  # the planted data plateaus within 15 epochs at this rate
     with pytest.raises(ValueError, match="lr_decay"):
         Trainer(MF(80, 40, embedding_dim=8), _config(lr_decay=0.0))
+
+
+def _resume_equals_uninterrupted(make_model, train, valid, tmp_path, stop_after, **config):
+    """Runs ``epochs`` in one go, and again stopped after ``stop_after`` epochs then resumed
+    from its checkpoint in a fresh Trainer; returns both results and models."""
+    full = Trainer(make_model(), _config(**config))
+    full_result = full.fit(train, valid)
+    path = tmp_path / "state.pt"
+    first = Trainer(make_model(), _config(**{**config, "epochs": stop_after,
+                                             "checkpoint": str(path)}))
+    first.fit(train, valid)
+    torch.manual_seed(12345)  # the resumed run must not depend on the state it starts in
+    resumed = Trainer(make_model(), _config(**{**config, "checkpoint": str(path)}))
+    resumed_result = resumed.fit(train, valid, resume=path)
+    return full, full_result, resumed, resumed_result
+
+
+def test_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
+    train, valid = _planted()
+    full, full_result, resumed, resumed_result = _resume_equals_uninterrupted(
+        lambda: (torch.manual_seed(0), MF(80, 40, embedding_dim=8))[1], train, valid, tmp_path,
+        stop_after=4,
+        epochs=9, patience=3, lr_decay=0.5, lr_patience=1)
+    assert [r["loss"] for r in resumed_result.history] == [r["loss"] for r in full_result.history]
+    assert resumed_result.best_epoch == full_result.best_epoch
+    for name, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value), name
+
+
+def test_resume_restores_the_batch_stream_of_a_sequence_model(tmp_path):
+    from graphrec.graph.build import build_interaction_graph
+    from graphrec.models import SASRec
+
+    generator = torch.Generator().manual_seed(0)
+    users = torch.arange(30).repeat_interleave(8)
+    items = torch.randint(0, 25, (240,), generator=generator)
+    graph = build_interaction_graph(users.numpy(), items.numpy(),
+                                    times=torch.arange(240).numpy())
+    train = Interactions.from_graph(graph)
+
+    def make():
+        torch.manual_seed(0)
+        return SASRec.from_graph(graph, embedding_dim=8, maxlen=6, dropout=0.2)
+
+    full, full_result, resumed, resumed_result = _resume_equals_uninterrupted(
+        make, train, None, tmp_path, stop_after=2, epochs=5, batch_size=8)
+    assert [r["loss"] for r in resumed_result.history] == [r["loss"] for r in full_result.history]
+    for name, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value), name
+
+
+def test_checkpoint_is_written_without_validation(tmp_path):
+    train, _ = _planted()
+    path = tmp_path / "state.pt"
+    Trainer(MF(80, 40, embedding_dim=8), _config(epochs=2, checkpoint=str(path))).fit(train)
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+
+
+def test_resume_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    train, _ = _planted()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Trainer(MF(80, 40, embedding_dim=8), _config(epochs=2)).fit(
+            train, resume=tmp_path / "nope.pt")
