@@ -35,6 +35,7 @@ from graphrec.eval.item_embeddings import (
     evaluate_recall,
     prepare_item_embedding_task,
 )
+from graphrec.experiment import default_settings
 from graphrec.graph.build import ITEM, TAGGED
 from graphrec.graph.sessions import ONE_DAY, events_as_interactions
 from graphrec.graph.side_info import (
@@ -71,23 +72,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="results JSON (default results/item_embeddings_<dataset>.json)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dim", type=int, default=64)
+    # defaults (None): the skip-gram models' declared defaults and data-set presets
+    # (graphrec/presets.py), which `graphrec train --model skipgram|eges` uses too
     parser.add_argument("--epochs", type=int, default=None,
-                        help="default: 5 (movielens-100k), 2 (lastfm)")
-    parser.add_argument("--lr", type=float, default=0.02)
+                        help="default: the preset (5 on movielens-100k, 2 on lastfm)")
+    parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="pairs per batch; default: 8192 (movielens-100k), 16384 (lastfm)")
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negatives", type=int, default=5)
-    parser.add_argument("--walks-per-node", type=int, default=10)
+                        help="pairs per batch; default: the preset (8192 / 16384)")
+    parser.add_argument("--window", type=int, default=None)
+    parser.add_argument("--negatives", type=int, default=None)
+    parser.add_argument("--walks-per-node", type=int, default=None)
     parser.add_argument("--walk-length", type=int, default=None,
-                        help="default: 20 (movielens-100k), 10 (lastfm)")
-    parser.add_argument("--p", type=float, default=1.0, help="node2vec return parameter")
-    parser.add_argument("--q", type=float, default=0.5, help="node2vec in-out parameter")
+                        help="default: the preset (20 on movielens-100k, 10 on lastfm)")
+    parser.add_argument("--p", type=float, default=None, help="node2vec return parameter")
+    parser.add_argument("--q", type=float, default=None, help="node2vec in-out parameter")
     parser.add_argument("--item2vec-mode", choices=("sequence", "set"), default="sequence")
     parser.add_argument("--global-context", action="store_true",
                         help="item2vec on sessions with the session's last item as a global "
                              "context (Airbnb) instead of whole user sequences")
-    parser.add_argument("--id-dropout", type=float, default=0.5,
+    parser.add_argument("--id-dropout", type=float, default=None,
                         help="EGES/GES: probability of training a centre from side "
                              "information only (0: the paper's EGES)")
     parser.add_argument("--top-tags", type=int, default=30, help="LastFM tags per artist")
@@ -150,6 +153,21 @@ def neighbours(embeddings: torch.Tensor, names: list[str], dataset: str, k: int 
     return out
 
 
+def fill_defaults(args: argparse.Namespace) -> None:
+    """Arguments not given take the registered models' defaults and the data set's preset
+    (the same for skip-gram and EGES: one corpus and training recipe for all rows)."""
+    skipgram, train = default_settings("skipgram", args.dataset)
+    eges, _ = default_settings("eges", args.dataset)
+    for flag, value in (("epochs", train["epochs"]), ("lr", train["lr"]),
+                        ("batch_size", train["batch_size"]), ("window", skipgram["window"]),
+                        ("negatives", skipgram["num_negatives"]),
+                        ("walks_per_node", skipgram["walks_per_node"]),
+                        ("walk_length", skipgram["walk_length"]), ("p", skipgram["p"]),
+                        ("q", skipgram["q"]), ("id_dropout", eges["id_dropout"])):
+        if getattr(args, flag) is None:
+            setattr(args, flag, value)
+
+
 def fmt(value: float | None) -> str:
     return "absent" if value is None else f"{value:.4f}"
 
@@ -157,10 +175,7 @@ def fmt(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    lastfm = args.dataset == "lastfm"
-    args.epochs = args.epochs or (2 if lastfm else 5)
-    args.walk_length = args.walk_length or (10 if lastfm else 20)
-    args.batch_size = args.batch_size or (16384 if lastfm else 8192)
+    fill_defaults(args)
     graph, events, fields = load(args.dataset, args.root, args)
     task = prepare_item_embedding_task(events, max_gap=ONE_DAY, seed=args.seed)
     print(f"{args.dataset}: {task.summary()}")

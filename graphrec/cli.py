@@ -191,13 +191,20 @@ def _apply_set(raw: dict[str, Any], assignment: str) -> None:
     if not sep or not key:
         raise UsageError(f"--set {assignment!r}: expected KEY=VALUE")
     value = _parse_value(text.strip())
-    section, _, name = key.rpartition(".")
-    if section:
+    section, _, name = key.partition(".")
+    if name:  # SECTION.NAME, or SECTION.GROUP.FIELD for a typed group of hyperparameters
         if section not in RUN_SECTIONS:
             raise UsageError(f"--set {key}: unknown section {section!r}; sections are "
                              f"{', '.join(RUN_SECTIONS)}")
-        raw.setdefault(section, {})[name] = value
+        table = raw.setdefault(section, {})
+        *groups, name = name.split(".")
+        for group in groups:
+            table = table.setdefault(group, {})
+            if not isinstance(table, dict):
+                raise UsageError(f"--set {key}: {group!r} is not a table")
+        table[name] = value
         return
+    name = section
     if name in RUN_KEYS:
         raw[name] = value
         return

@@ -195,8 +195,8 @@ def resolve_run(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
 
     model_kwargs = hyperparameters(name)
-    model_kwargs.update(check_hyperparameters(name, {**chosen["hyperparameters"],
-                                                     **raw.get("hyperparameters", {})}))
+    model_kwargs.update(check_hyperparameters(name, _deep_merge(
+        chosen["hyperparameters"], raw.get("hyperparameters", {}))))
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     train = {**train_defaults(name), **chosen["train"], **raw.get("train", {})}
@@ -239,18 +239,26 @@ def resolve_run(raw: dict[str, Any]) -> dict[str, Any]:
             "eval": evaluation}
 
 
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s values, tables merged key by key (a preset's group fields
+    survive a configuration that sets another field of the same group)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def _choose_split(config: dict[str, Any], dataset: RecDataset) -> dict[str, Any]:
     """The split actually used: ``auto`` resolved, and no validation held out of a fixed
     split for a model that selects nothing on it."""
     split = dict(config["split"])
     cls = model_class(config["model"])
     if split["name"] == "auto":
-        from graphrec.models.sequential import SequentialRecommender
-
-        if issubclass(cls, SequentialRecommender):
-            split["name"] = "loo"  # sequence models: last item test, second last validation
-        else:
-            split["name"] = "fixed" if dataset.split is not None else "random"
+        split["name"] = cls.default_split or ("fixed" if dataset.split is not None
+                                              else "random")
     if split["name"] == "fixed" and not cls.selects_on_validation:
         split["valid_ratio"] = 0.0  # the whole training file is fitted
     if split["name"] in ("random", "temporal") and split["valid_ratio"] == 0:

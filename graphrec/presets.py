@@ -39,6 +39,24 @@ PRESETS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     },
 }
 
+# Skip-gram item embeddings (examples/item_embeddings.py, docs/item_embeddings.md): LastFM's
+# corpus is larger, so fewer epochs in larger batches and shorter walks; EGES reads the
+# side information the loaders add (LastFM: each artist's 30 top tags; MovieLens: genres,
+# release-year buckets) and drops ids half the time so that cold items embed well
+for _model in ("skipgram", "eges"):
+    PRESETS[(_model, "movielens-100k")] = {
+        "train": {"epochs": 5, "batch_size": 8192},
+        "hyperparameters": {"walk_length": 20, "q": 0.5},
+        **({"data": {"side_info": True}} if _model == "eges" else {}),
+    }
+    PRESETS[(_model, "lastfm")] = {
+        "train": {"epochs": 2, "batch_size": 16384},
+        "hyperparameters": {"walk_length": 10, "q": 0.5},
+        **({"data": {"side_info_top_tags": 30}} if _model == "eges" else {}),
+    }
+for _dataset in ("movielens-100k", "lastfm"):
+    PRESETS[("eges", _dataset)]["hyperparameters"]["id_dropout"] = 0.5
+
 SECTIONS = ("hyperparameters", "train", "data", "split")
 
 

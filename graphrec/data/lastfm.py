@@ -76,8 +76,13 @@ def _utc_midnight(table: Table) -> np.ndarray:
     return date.astype("datetime64[s]").astype(np.int64)
 
 
-def load_lastfm(root: str | Path | None = None, download: bool = True) -> RecDataset:
+def load_lastfm(root: str | Path | None = None, download: bool = True,
+                side_info_top_tags: int = 0) -> RecDataset:
     r"""Last.fm HetRec 2011 (1,892 users, 17,632 artists) from the original GroupLens files.
+
+    ``side_info_top_tags=k`` (> 0) adds each artist's k most frequent tags as the node type
+    ``'tag'`` with ``('item', 'top_tag', 'tag')``
+    (:func:`~graphrec.graph.side_info.add_lastfm_side_info`).
 
     Files (tab separated, one header line each)::
 
@@ -171,6 +176,13 @@ def load_lastfm(root: str | Path | None = None, download: bool = True) -> RecDat
         "merged_duplicate_interactions": int(listens.num_rows - num_edges),
         "items_without_name": int(sum(1 for name in graph[ITEM].name if not name)),
     }
+    if side_info_top_tags:
+        # each artist's top tags as a side-information node type (EGES, feature models)
+        from graphrec.graph.side_info import add_lastfm_side_info
+
+        if int(side_info_top_tags) < 0:
+            raise ValueError(f"side_info_top_tags must be >= 0 (got {side_info_top_tags})")
+        add_lastfm_side_info(graph, top_k=int(side_info_top_tags))
     return RecDataset("lastfm", graph, None, info)
 
 

@@ -41,6 +41,8 @@ class Recommender(nn.Module):
       and the examples start from them.
     - ``selects_on_validation``: ``False`` for models with nothing to select on validation
       (closed forms, popularity): the CLI then holds out no validation set for them.
+    - ``default_split``: the split ``"auto"`` means for this model (``None``: the source's
+      fixed split, else per-user random 80/10/10); sequence models use ``"loo"``.
 
     ``from_graph(train_graph, **hyperparameters)`` builds a model for a training graph; the
     graph and the hyperparameters it was built with are kept as ``build_graph`` and
@@ -50,6 +52,7 @@ class Recommender(nn.Module):
     name: ClassVar[str] = ""
     train_defaults: ClassVar[dict[str, Any]] = {}
     selects_on_validation: ClassVar[bool] = True
+    default_split: ClassVar[str | None] = None
     num_users: int
     num_items: int
 

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
+from torch_geometric.data import HeteroData
 
+from graphrec.graph.build import ITEM
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender, Recommender
+from graphrec.models.registry import register
 from graphrec.models.sequential import SequentialRecommender
+from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.sampling.batches import PairBatch, PairBatches
 from graphrec.sampling.sequence_batches import SequenceBatch, SequenceBatches
 
@@ -46,6 +51,7 @@ class JointBatches:
             yield JointBatch(sequence, pairs)
 
 
+@register("joint")
 class JointRecommender(Recommender):
     r"""Joint training of a sequence model and a graph model sharing one
     :class:`~graphrec.nn.ItemEmbedding`:
@@ -62,6 +68,38 @@ class JointRecommender(Recommender):
             ``item_embedding``.
         graph_weight: :math:`\lambda`.
     """
+
+    default_split: ClassVar[str | None] = "loo"  # last item test, second last validation
+
+    # SASRec's settings (docs/sequential.md, the sasrec_joint row)
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 3e-3, "batch_size": 128, "epochs": 200, "eval_every": 1, "patience": 5,
+        "metric": "ndcg@10", "ks": (5, 10, 20)}
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, sequence_model: str = "sasrec",
+                   graph_model: str = "lightgcn", embedding_dim: int = 64,
+                   sequence_hyperparameters: dict | None = None,
+                   graph_hyperparameters: dict | None = None,
+                   **kwargs: Any) -> JointRecommender:
+        """Builds both models by registry name around one new shared
+        :class:`~graphrec.nn.ItemEmbedding` of width ``embedding_dim``; each starts from its
+        declared defaults, with ``sequence_hyperparameters`` / ``graph_hyperparameters`` over
+        them; ``kwargs``: ``graph_weight``."""
+        from graphrec.models.registry import build_model, check_hyperparameters
+
+        sequence_kwargs = check_hyperparameters(sequence_model, dict(sequence_hyperparameters
+                                                                     or {}))
+        graph_kwargs = check_hyperparameters(graph_model, dict(graph_hyperparameters or {}))
+        table = ItemEmbedding(train_graph[ITEM].num_nodes, embedding_dim,
+                              sequence_kwargs.get("init_std"))
+        sequence = build_model(sequence_model, train_graph, item_embedding=table,
+                               **{**sequence_kwargs, "embedding_dim": embedding_dim})
+        graph = build_model(graph_model, train_graph, item_embedding=table,
+                            **{**graph_kwargs, "embedding_dim": embedding_dim})
+        if not isinstance(sequence, SequentialRecommender):
+            raise ValueError(f"sequence_model {sequence_model!r} is not a sequence model")
+        return cls(sequence, graph, **kwargs)
 
     def __init__(self, sequence_model: SequentialRecommender,
                  graph_model: EmbeddingRecommender, graph_weight: float = 0.1) -> None:

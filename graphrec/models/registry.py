@@ -12,6 +12,7 @@ and nothing else: :mod:`graphrec.models` imports every module of the package.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,14 +66,22 @@ def hyperparameters(name_or_class: str | type) -> dict[str, Any]:
     configurable keyword arguments, in declaration order)."""
     cls = model_class(name_or_class) if isinstance(name_or_class, str) else name_or_class
     out: dict[str, Any] = {}
-    for klass in reversed([k for k in cls.__mro__ if "__init__" in vars(k)]):
-        for param in inspect.signature(vars(klass)["__init__"]).parameters.values():
+    signatures = [inspect.signature(vars(k)["__init__"]) for k in reversed(cls.__mro__)
+                  if "__init__" in vars(k)]
+    # from_graph may declare how the model's inputs are made from the graph (a corpus, ...)
+    build = getattr(cls.from_graph, "__wrapped__", cls.from_graph)
+    signatures.append(inspect.signature(build))
+    for signature in signatures:
+        for param in signature.parameters.values():
             if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
                 continue
             if param.default is inspect.Parameter.empty:
                 out.pop(param.name, None)
                 continue
             annotation = str(param.annotation)
+            if _is_group(param.default):
+                out[param.name] = dataclasses.asdict(param.default)
+                continue
             if (not isinstance(param.default, _CONFIG_TYPES)
                     or any(kind in annotation for kind in _OBJECT_ANNOTATIONS)):
                 out.pop(param.name, None)
@@ -100,12 +109,30 @@ _PROBABILITIES = ("dropout", "social_dropout", "head_dropout", "cold_dropout", "
                   "id_dropout")
 
 
+def _is_group(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def _groups(name: str) -> dict[str, type]:
+    """Hyperparameters that are typed groups (dataclasses): name -> dataclass type."""
+    cls = model_class(name)
+    out: dict[str, type] = {}
+    for klass in reversed(cls.__mro__):
+        if "__init__" in vars(klass):
+            for param in inspect.signature(vars(klass)["__init__"]).parameters.values():
+                if _is_group(param.default):
+                    out[param.name] = type(param.default)
+    return out
+
+
 def check_hyperparameters(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Checks configured hyperparameters of model ``name`` without building it.
 
     Returns them with the declared types (an int where a float is declared becomes a
-    float, a list where a tuple is declared a tuple). Raises ``ValueError`` naming the
-    first unknown name, a value of the wrong type, or a value out of range.
+    float, a list where a tuple is declared a tuple); a typed group (a dataclass default)
+    is given as a table of some of its fields and comes back complete, as a dict. Raises
+    ``ValueError`` naming the first unknown name, a value of the wrong type, or a value out
+    of range.
     """
     declared = hyperparameters(name)
     out: dict[str, Any] = {}
@@ -114,16 +141,35 @@ def check_hyperparameters(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"model {name!r} has no hyperparameter {key!r}; it takes "
                              f"{', '.join(declared) or 'none'}")
         default = declared[key]
-        out[key] = value = _coerce(name, key, value, default)
-        if value is None or isinstance(value, (str, tuple)):
+        if isinstance(default, dict) and key in _groups(name):
+            if _is_group(value):
+                value = dataclasses.asdict(value)
+            if not isinstance(value, dict):
+                raise ValueError(f"hyperparameter {key!r} of model {name!r} is a group; give "
+                                 f"a table of its fields {', '.join(default)}")
+            group = dict(default)
+            for field, field_value in value.items():
+                if field not in default:
+                    raise ValueError(f"hyperparameter group {key!r} of model {name!r} has no "
+                                     f"field {field!r}; it has {', '.join(default)}")
+                group[field] = _check_value(name, field, field_value, default[field])
+            out[key] = group
             continue
-        if key in _AT_LEAST_ONE and value < 1:
-            raise ValueError(f"{key} must be at least 1 (got {value})")
-        if key in _AT_LEAST_ZERO and value < 0:
-            raise ValueError(f"{key} must be non-negative (got {value})")
-        if key in _PROBABILITIES and not 0 <= value < 1:
-            raise ValueError(f"{key} must lie in [0, 1) (got {value})")
+        out[key] = _check_value(name, key, value, default)
     return out
+
+
+def _check_value(name: str, key: str, value: Any, default: Any) -> Any:
+    value = _coerce(name, key, value, default)
+    if value is None or isinstance(value, (str, tuple, bool)):
+        return value
+    if key in _AT_LEAST_ONE and value < 1:
+        raise ValueError(f"{key} must be at least 1 (got {value})")
+    if key in _AT_LEAST_ZERO and value < 0:
+        raise ValueError(f"{key} must be non-negative (got {value})")
+    if key in _PROBABILITIES and not 0 <= value < 1:
+        raise ValueError(f"{key} must lie in [0, 1) (got {value})")
+    return value
 
 
 def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
@@ -156,5 +202,10 @@ def _coerce(model: str, key: str, value: Any, default: Any) -> Any:
 
 def build_model(name: str, train_graph: HeteroData, **kwargs: Any) -> Recommender:
     """Builds the model ``name`` for a training graph (``kwargs`` are its hyperparameters;
-    objects such as a shared ``item_embedding`` may be passed too)."""
+    objects such as a shared ``item_embedding`` may be passed too). A typed group may be
+    given as a dict of some of its fields (as configuration files give it)."""
+    groups = _groups(name)
+    for key, value in kwargs.items():
+        if key in groups and isinstance(value, dict):
+            kwargs[key] = dataclasses.replace(groups[key](), **value)
     return model_class(name).from_graph(train_graph, **kwargs)

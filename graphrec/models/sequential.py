@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +76,8 @@ class SequentialRecommender(Recommender):
             validation NDCG@10 on Beauty after 5 epochs from 0.0324 to 0.0513
             (docs/sequential.md).
     """
+
+    default_split: ClassVar[str | None] = "loo"  # last item test, second last validation
 
     uses_time = False
 

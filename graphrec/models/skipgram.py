@@ -24,14 +24,19 @@ passes are not the corpus (it was fixed at construction); ``fit`` keeps them to 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.data import HeteroData
 
+from graphrec.graph.build import INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
-from graphrec.graph.side_info import SideField
+from graphrec.graph.sessions import build_sessions, item_graph
+from graphrec.graph.side_info import SideField, side_fields
 from graphrec.models.base import Recommender
+from graphrec.models.registry import register
 from graphrec.nn.conv.eges_conv import EGESConv
 from graphrec.sampling.skipgram import SkipGramBatch, SkipGramBatches, SkipGramCorpus
 from graphrec.sampling.walks import WalkGraph, random_walks
@@ -58,6 +63,33 @@ def walk_corpus(
     return SkipGramCorpus.from_walks(walks, graph.num_nodes)
 
 
+CORPORA = ("sequences", "deepwalk", "node2vec")
+
+
+def corpus_from_graph(graph: HeteroData, corpus: str = "sequences", walks_per_node: int = 10,
+                      walk_length: int = 20, p: float = 1.0, q: float = 1.0,
+                      session_gap: int | None = None, seed: int = 0) -> SkipGramCorpus:
+    """A skip-gram corpus from a graph's user–item interactions (see
+    :meth:`SkipGram.from_graph`). Without times, each user's items keep the graph's edge
+    order (``order`` when the loader kept the file order)."""
+    if corpus not in CORPORA:
+        raise ValueError(f"corpus must be one of {CORPORA} (got {corpus!r})")
+    store = graph[INTERACTS]
+    users, items = store.edge_index
+    times = store.get("time")
+    if times is None:
+        times = store.get("order", torch.arange(users.numel()))
+        session_gap = None
+    sessions = build_sessions(users, items, times, graph[ITEM].num_nodes, max_gap=session_gap)
+    if corpus == "sequences":
+        return SkipGramCorpus.from_sessions(sessions)
+    second_order = corpus == "node2vec"
+    return walk_corpus(item_graph(sessions, symmetric=True), walks_per_node, walk_length,
+                       weighted=True, p=p if second_order else 1.0,
+                       q=q if second_order else 1.0, seed=seed)
+
+
+@register("skipgram")
 class SkipGram(Recommender):
     r"""Item embeddings :math:`\mathbf{H}` (centre) and :math:`\mathbf{Z}` (context) trained
     with skip-gram and negative sampling on a fixed corpus.
@@ -78,6 +110,11 @@ class SkipGram(Recommender):
     Items that never occur in the corpus keep their random initial vectors (id-only models
     cannot embed them); ``has_id`` marks the items that do occur.
     """
+
+    # examples/item_embeddings.py's settings (docs/item_embeddings.md); per-data-set epochs
+    # and batch sizes are presets
+    train_defaults: ClassVar[dict[str, Any]] = {"lr": 0.02, "epochs": 5, "batch_size": 8192,
+                                                 "patience": 0}
 
     def __init__(
         self,
@@ -105,6 +142,26 @@ class SkipGram(Recommender):
         self.register_buffer("has_id", corpus.counts() > 0)
         self.train_interactions: Interactions | None = None
         self.reset_parameters()
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, corpus: str = "sequences",
+                   walks_per_node: int = 10, walk_length: int = 20, p: float = 1.0,
+                   q: float = 1.0, session_gap: int | None = None, corpus_seed: int = 0,
+                   **kwargs) -> SkipGram:
+        """Builds the model on a corpus made from the training graph's interactions.
+
+        Args:
+            corpus: ``"sequences"`` (item2vec: each user's items in time order, cut into
+                sessions at gaps of ``session_gap`` seconds; ``None``: one sequence per
+                user), ``"deepwalk"`` (weighted walks on the sessions' symmetric item
+                graph, BGE) or ``"node2vec"`` (the same walks biased by ``p``, ``q``).
+            walks_per_node, walk_length: walks from every item with a neighbour.
+            corpus_seed: seeds the walks.
+            **kwargs: the constructor's hyperparameters.
+        """
+        made = corpus_from_graph(train_graph, corpus, walks_per_node, walk_length, p, q,
+                                 session_gap, corpus_seed)
+        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, made, **kwargs)
 
     def reset_parameters(self) -> None:
         # word2vec: centre vectors U(-0.5/d, 0.5/d), context vectors zero
@@ -162,6 +219,7 @@ class SkipGram(Recommender):
                 f"{self.embedding_dim}, corpus={self.corpus.num_occurrences} tokens)")
 
 
+@register("eges")
 class EGES(SkipGram):
     r"""EGES (``attention=True``) or GES (``attention=False``): skip-gram on walk contexts
     with :math:`\mathbf{H}_v` from :class:`~graphrec.nn.conv.EGESConv` over the item's id
@@ -183,6 +241,24 @@ class EGES(SkipGram):
         id_dropout: probability of embedding a training centre from side information only.
         **kwargs: as :class:`SkipGram`.
     """
+
+    @classmethod
+    def from_graph(cls, train_graph: HeteroData, corpus: str = "deepwalk",
+                   walks_per_node: int = 10, walk_length: int = 20, p: float = 1.0,
+                   q: float = 1.0, session_gap: int | None = None, corpus_seed: int = 0,
+                   **kwargs) -> EGES:
+        """As :meth:`SkipGram.from_graph` (walks by default, as in the paper), with one
+        side-information field per ``('item', relation, value type)`` edge type of the graph
+        (:mod:`graphrec.graph.side_info` adds them: genres, years, tags)."""
+        relations = [edge_type for edge_type in train_graph.edge_types
+                     if edge_type[0] == ITEM and edge_type[2] not in (USER, ITEM)]
+        if not relations:
+            raise ValueError("EGES needs side-information node types on the graph, e.g. "
+                             "graphrec.graph.side_info.add_movielens_side_info(graph, info)")
+        made = corpus_from_graph(train_graph, corpus, walks_per_node, walk_length, p, q,
+                                 session_gap, corpus_seed)
+        return cls(train_graph[USER].num_nodes, train_graph[ITEM].num_nodes, made,
+                   side_fields(train_graph, relations), **kwargs)
 
     def __init__(self, num_users: int, num_items: int, corpus: SkipGramCorpus,
                  side_fields: Sequence[SideField], attention: bool = True,
