@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from graphrec.cli import build_run_config, main
 from graphrec.cli import _parser as cli_parser
+from graphrec.cli import build_run_config, main
 from graphrec.experiment import default_settings, resolve_run
 from graphrec.models import MODELS
 
