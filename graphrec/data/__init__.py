@@ -31,6 +31,16 @@ def _lightgcn(root: str | Path | None = None, **kwargs: Any) -> RecDataset:
     return load_lightgcn_lists(root, **kwargs)
 
 
+def _gowalla(root: str | Path | None = None, **kwargs: Any) -> RecDataset:
+    """Gowalla in the LightGCN benchmark split: ``gowalla/train.txt`` and ``test.txt`` under
+    the data folder (or ``root`` itself holding them)."""
+    base = resolve_root(root)
+    folder = base / "gowalla" if (base / "gowalla" / "train.txt").is_file() else base
+    dataset = load_lightgcn_lists(folder, **kwargs)
+    dataset.name = "gowalla"
+    return dataset
+
+
 def _tsv(root: str | Path | None = None, *, path: str | Path | None = None,
          **kwargs: Any) -> RecDataset:
     path = path if path is not None else root
@@ -57,6 +67,7 @@ DATASETS: dict[str, Callable[..., RecDataset]] = {
     "lastfm": load_lastfm,
     "lastfm-sociallgn": load_lastfm_sociallgn,
     "lightgcn": _lightgcn,
+    "gowalla": _gowalla,
     "movielens-100k": load_movielens_100k,
     "tsv": _tsv,
     "beauty": load_beauty,
@@ -70,7 +81,8 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Re
 
     Names: ``lastfm`` (:func:`load_lastfm`), ``lastfm-sociallgn``
     (:func:`load_lastfm_sociallgn`), ``lightgcn`` (:func:`load_lightgcn_lists`; ``root`` is
-    the folder with ``train.txt``/``test.txt``), ``movielens-100k``
+    the folder with ``train.txt``/``test.txt``), ``gowalla`` (the LightGCN split in
+    ``gowalla/`` under the data folder), ``movielens-100k``
     (:func:`load_movielens_100k`), ``tsv`` (:func:`load_delimited`; pass ``path=`` and its
     keyword options), ``beauty`` (:func:`load_beauty`), ``lastfm-tags``
     (:func:`load_lastfm_tags`), ``sequence-file`` (``path=``; ``format="lines"``: one line

@@ -314,3 +314,12 @@ def test_sociallgn_missing(tmp_path):
     message = str(err.value)
     assert "train_set.txt" in message and "itemReindex.json" in message
     assert str(tmp_path / "lastfm" / "sociallgn_split") in message
+
+
+@pytest.mark.realdata
+def test_gowalla_is_a_named_data_set(data_root):
+    from graphrec.data import load_dataset
+
+    dataset = load_dataset("gowalla", data_root)
+    assert dataset.name == "gowalla"
+    assert dataset.split.train["user", "interacts", "item"].edge_index.size(1) == 810_128
