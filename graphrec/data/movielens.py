@@ -21,15 +21,12 @@ from graphrec.data.io import (
     resolve_root,
 )
 from graphrec.graph.build import ITEM, build_interaction_graph
+from graphrec.graph.side_info import MOVIELENS_GENRES as GENRES
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 DATASET_DIR = "ml-100k"
 FILES = ["u.data", "u.item", "u.user"]
 
-#: The 19 genre flags of ``u.item``, in file order (as listed in ``u.genre``).
-GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-          "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-          "Romance", "Sci-Fi", "Thriller", "War", "Western"]
 #: The 21 occupations of ``u.user`` (as listed in ``u.occupation``).
 OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "entertainment",
                "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing",
