@@ -6,5 +6,3 @@ The flow is data → graph → sampling → ops → nn → models → train → 
 part of the package never loads all of it (``tests/test_layering.py``).
 """
 from graphrec._version import __version__
-
-__all__ = ["__version__"]
