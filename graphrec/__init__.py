@@ -5,4 +5,5 @@ The flow is data → graph → sampling → ops → nn → models → train → 
 ``graphrec.models``, ...): this module imports nothing heavy eagerly, so that importing any
 part of the package never loads all of it (``tests/test_layering.py``).
 """
-from graphrec._version import __version__
+# no __all__ here: pdoc reads it as the list of sub-modules to document
+from graphrec._version import __version__ as __version__
