@@ -59,7 +59,7 @@ _SWITCHES: dict[str, tuple[str, str, Any]] = {
 
 
 def _version() -> str:
-    from graphrec import __version__
+    from graphrec._version import __version__
 
     return __version__
 

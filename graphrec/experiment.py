@@ -288,7 +288,7 @@ def versions() -> dict[str, str]:
     import scipy
     import torch_geometric
 
-    from graphrec import __version__
+    from graphrec._version import __version__
 
     return {"graphrec": __version__, "python": platform.python_version(),
             "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,

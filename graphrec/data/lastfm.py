@@ -22,6 +22,7 @@ from graphrec.data.io import (
     resolve_root,
 )
 from graphrec.graph.build import HAS_TAG, ITEM, TAG, TAGGED, USER, IdMap, build_interaction_graph
+from graphrec.graph.side_info import add_lastfm_side_info
 from graphrec.graph.split import fixed_split
 
 URL = "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"
@@ -178,8 +179,6 @@ def load_lastfm(root: str | Path | None = None, download: bool = True,
     }
     if side_info_top_tags:
         # each artist's top tags as a side-information node type (EGES, feature models)
-        from graphrec.graph.side_info import add_lastfm_side_info
-
         if int(side_info_top_tags) < 0:
             raise ValueError(f"side_info_top_tags must be >= 0 (got {side_info_top_tags})")
         add_lastfm_side_info(graph, top_k=int(side_info_top_tags))

@@ -22,15 +22,13 @@ from graphrec.data.io import (
 )
 from graphrec.graph.build import ITEM, build_interaction_graph
 from graphrec.graph.features import rbf_encoding
+from graphrec.graph.side_info import MOVIELENS_GENRES as GENRES
+from graphrec.graph.side_info import add_movielens_side_info
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 DATASET_DIR = "ml-100k"
 FILES = ["u.data", "u.item", "u.user"]
 
-#: The 19 genre flags of ``u.item``, in file order (as listed in ``u.genre``).
-GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-          "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-          "Romance", "Sci-Fi", "Thriller", "War", "Western"]
 #: The 21 occupations of ``u.user`` (as listed in ``u.occupation``).
 OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "entertainment",
                "executive", "healthcare", "homemaker", "lawyer", "librarian", "marketing",
@@ -183,7 +181,5 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True,
         "items_without_release_date": int(missing.sum()),
     }
     if side_info:
-        from graphrec.graph.side_info import add_movielens_side_info
-
         add_movielens_side_info(graph, info)
     return RecDataset("movielens-100k", graph, None, info)

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from graphrec.eval.metrics import METRICS, ranking_metrics
-from graphrec.eval.ranking import mask_interactions, topk_items
 from graphrec.graph.interactions import Interactions
+from graphrec.graph.ranking import mask_interactions, topk_items
 from graphrec.sampling.negative import NegativeSampler
 
 

@@ -1,27 +1,5 @@
-"""Masked top-k over score matrices, shared by ``recommend`` and the evaluator."""
-from __future__ import annotations
+"""Masked top-k, re-exported: it lives in :mod:`graphrec.graph.ranking` (models use it for
+``recommend``, and a model must not import from :mod:`graphrec.eval`, the layer above it)."""
+from graphrec.graph.ranking import mask_interactions, topk_items
 
-from collections.abc import Sequence
-
-import torch
-from torch import Tensor
-
-from graphrec.graph.interactions import Interactions
-
-
-def mask_interactions(
-    scores: Tensor, users: Tensor, exclude: Interactions | Sequence[Interactions] | None
-) -> Tensor:
-    """Sets ``scores[b, i] = -inf`` where ``(users[b], i)`` is in ``exclude`` (in place)."""
-    if exclude is None:
-        return scores
-    for interactions in [exclude] if isinstance(exclude, Interactions) else exclude:
-        row, item = interactions.to(scores.device).rows(users)
-        scores[row, item] = float("-inf")
-    return scores
-
-
-def topk_items(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Top-``k`` item indices and scores per row (``k`` clipped to the number of items)."""
-    values, indices = torch.topk(scores, min(k, scores.size(1)), dim=1)
-    return indices, values
+__all__ = ["mask_interactions", "topk_items"]

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER, build_interaction_graph
-from graphrec.sampling.walks import WalkGraph
+from graphrec.graph.walk_graph import WalkGraph
 
 #: One day in seconds: the session gap for day-resolution data (one session per user and day).
 ONE_DAY = 86_400
@@ -233,7 +233,7 @@ def events_as_interactions(graph: HeteroData, relation: tuple[str, str, str]) ->
 def item_graph(sessions: Sessions, symmetric: bool = False) -> WalkGraph:
     r"""The item graph of ``sessions``: edge :math:`i \to j` for each consecutive pair of a
     session, weight = number of occurrences over all sessions (duplicates are merged and
-    summed by :class:`~graphrec.sampling.walks.WalkGraph`).
+    summed by :class:`~graphrec.graph.walk_graph.WalkGraph`).
 
     Args:
         symmetric: also add :math:`j \to i` with the same weight (the undirected graph; for

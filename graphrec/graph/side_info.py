@@ -29,6 +29,13 @@ TOP_TAG = (ITEM, "top_tag", TAG)
 MOVIELENS_SIDE_INFO: tuple[tuple[str, str, str], ...] = (HAS_GENRE, RELEASED_IN)
 LASTFM_SIDE_INFO: tuple[tuple[str, str, str], ...] = (TOP_TAG,)
 
+#: The 19 genre flags of MovieLens-100K's ``u.item``, in file order (as listed in
+#: ``u.genre``); the loader (:mod:`graphrec.data.movielens`, as ``GENRES``) and
+#: :func:`add_movielens_side_info` share this one list.
+MOVIELENS_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy",
+                    "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical",
+                    "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+
 
 @dataclass
 class SideField:
@@ -90,22 +97,20 @@ def add_movielens_side_info(graph: HeteroData, info: dict, year_bucket: int = 5)
       (``name`` like ``"1990-1994"``), and ``('item', 'released_in', 'year')``; a movie
       without a release date has no year edge.
     """
-    from graphrec.data.movielens import GENRES
-
     x = graph[ITEM].x
-    if x is None or x.size(1) < len(GENRES) + 2:
+    if x is None or x.size(1) < len(MOVIELENS_GENRES) + 2:
         raise ValueError("expected MovieLens item features (19 genre flags, scaled year, "
                          "missing-year flag); load the graph with load_movielens_100k")
     if year_bucket < 1:
         raise ValueError(f"year_bucket must be a positive number of years (got {year_bucket})")
-    genre_item, genre = (x[:, :len(GENRES)] > 0.5).nonzero(as_tuple=True)
-    graph[GENRE].num_nodes = len(GENRES)
-    graph[GENRE].name = list(GENRES)
+    genre_item, genre = (x[:, :len(MOVIELENS_GENRES)] > 0.5).nonzero(as_tuple=True)
+    graph[GENRE].num_nodes = len(MOVIELENS_GENRES)
+    graph[GENRE].name = list(MOVIELENS_GENRES)
     graph[HAS_GENRE].edge_index = torch.stack([genre_item, genre])
 
     low, high = info["release_year_range"]
-    has_year = x[:, len(GENRES) + 1] < 0.5
-    year = torch.round(low + x[:, len(GENRES)].double() * (high - low)).long()
+    has_year = x[:, len(MOVIELENS_GENRES) + 1] < 0.5
+    year = torch.round(low + x[:, len(MOVIELENS_GENRES)].double() * (high - low)).long()
     bucket = torch.div(year - low, year_bucket, rounding_mode="floor")
     num_buckets = (high - low) // year_bucket + 1
     items = has_year.nonzero().view(-1)

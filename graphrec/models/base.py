@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from graphrec.eval.ranking import mask_interactions, topk_items
 from graphrec.graph.interactions import Interactions
+from graphrec.graph.ranking import mask_interactions, topk_items
+from graphrec.nn.losses import bpr_loss, l2_penalty
 from graphrec.sampling.batches import PairBatch, PairBatches
-from graphrec.train.losses import bpr_loss, l2_penalty
 
 
 class Recommender(nn.Module):

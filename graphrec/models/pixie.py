@@ -10,9 +10,10 @@ from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
+from graphrec.graph.walk_graph import WalkGraph
 from graphrec.models.base import Recommender
 from graphrec.models.registry import register
-from graphrec.sampling.walks import WalkGraph, visit_counts
+from graphrec.sampling.walks import visit_counts
 
 
 @register("pixie")

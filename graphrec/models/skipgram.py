@@ -17,7 +17,7 @@ the centre embedding :math:`\mathbf{H}_v` is made:
 
 All are trained by the one :class:`~graphrec.train.Trainer`: ``train_batches`` yields
 :class:`~graphrec.sampling.skipgram.SkipGramBatch` es and ``loss`` is
-:func:`~graphrec.train.losses.sgns_loss` of :math:`\sigma(\mathbf{H}_v^\top \mathbf{Z}_u)`
+:func:`~graphrec.nn.losses.sgns_loss` of :math:`\sigma(\mathbf{H}_v^\top \mathbf{Z}_u)`
 with a separate context table :math:`\mathbf{Z}`. The ``train`` interactions the trainer
 passes are not the corpus (it was fixed at construction); ``fit`` keeps them to score users.
 """
@@ -35,12 +35,13 @@ from graphrec.graph.build import INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sessions import build_sessions, item_graph
 from graphrec.graph.side_info import SideField, side_fields
+from graphrec.graph.walk_graph import WalkGraph
 from graphrec.models.base import Recommender
 from graphrec.models.registry import register
 from graphrec.nn.conv.eges_conv import EGESConv
+from graphrec.nn.losses import sgns_loss
 from graphrec.sampling.skipgram import SkipGramBatch, SkipGramBatches, SkipGramCorpus
-from graphrec.sampling.walks import WalkGraph, random_walks
-from graphrec.train.losses import sgns_loss
+from graphrec.sampling.walks import random_walks
 
 
 def walk_corpus(

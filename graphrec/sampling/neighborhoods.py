@@ -29,7 +29,8 @@ import torch
 from torch import Tensor
 
 from graphrec.graph.interactions import Interactions
-from graphrec.sampling.walks import VisitCounts, WalkGraph, top_visited, visit_counts
+from graphrec.graph.walk_graph import WalkGraph
+from graphrec.sampling.walks import VisitCounts, top_visited, visit_counts
 
 
 def default_num_neighbors(num_items: int) -> int:

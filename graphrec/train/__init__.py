@@ -1,5 +1,5 @@
 """The one training loop and the losses."""
-from graphrec.train.losses import bpr_loss, l2_penalty
+from graphrec.nn.losses import bpr_loss, l2_penalty
 from graphrec.train.trainer import (
            TrainConfig,
            Trainer,

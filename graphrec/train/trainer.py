@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,11 +19,9 @@ from tqdm.auto import tqdm
 from graphrec.eval.evaluator import EvalResult, Evaluator
 from graphrec.files import atomic_torch_save
 from graphrec.graph.interactions import Interactions
+from graphrec.models.base import Recommender
 from graphrec.sampling.stream_state import load_stream_state, stream_state
 from graphrec.train.distributed import data_parallel_loss, world
-
-if TYPE_CHECKING:  # the models import the losses of this package: no runtime cycle
-    from graphrec.models.base import Recommender
 
 logger = logging.getLogger("graphrec.train")
 
