@@ -15,12 +15,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
+from torch import nn
 from torch_geometric.data import HeteroData
 
-if TYPE_CHECKING:
-    from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender
 
 #: Registered name -> model class.
 MODELS: dict[str, type[Recommender]] = {}
@@ -61,13 +61,26 @@ def model_class(name: str) -> type[Recommender]:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}") from None
 
 
+def _constructor_signatures(cls: type) -> list[inspect.Signature]:
+    """The most derived constructor's signature, and its bases' while it passes
+    ``**kwargs`` on (base first)."""
+    signatures: list[inspect.Signature] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass in (Recommender, nn.Module, object):
+            continue
+        signature = inspect.signature(vars(klass)["__init__"])
+        signatures.insert(0, signature)
+        if not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            break
+    return signatures
+
+
 def hyperparameters(name_or_class: str | type) -> dict[str, Any]:
     """The declared hyperparameters of a model and their defaults (its constructor's
     configurable keyword arguments, in declaration order)."""
     cls = model_class(name_or_class) if isinstance(name_or_class, str) else name_or_class
     out: dict[str, Any] = {}
-    signatures = [inspect.signature(vars(k)["__init__"]) for k in reversed(cls.__mro__)
-                  if "__init__" in vars(k)]
+    signatures = _constructor_signatures(cls)
     # from_graph may declare how the model's inputs are made from the graph (a corpus, ...)
     build = getattr(cls.from_graph, "__wrapped__", cls.from_graph)
     signatures.append(inspect.signature(build))
@@ -117,11 +130,10 @@ def _groups(name: str) -> dict[str, type]:
     """Hyperparameters that are typed groups (dataclasses): name -> dataclass type."""
     cls = model_class(name)
     out: dict[str, type] = {}
-    for klass in reversed(cls.__mro__):
-        if "__init__" in vars(klass):
-            for param in inspect.signature(vars(klass)["__init__"]).parameters.values():
-                if _is_group(param.default):
-                    out[param.name] = type(param.default)
+    for signature in _constructor_signatures(cls):
+        for param in signature.parameters.values():
+            if _is_group(param.default):
+                out[param.name] = type(param.default)
     return out
 
 
