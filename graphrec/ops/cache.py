@@ -60,7 +60,12 @@ def _components(graph: Any) -> tuple[Tensor, ...]:
 
 
 def _trackable(graph: Any) -> bool:
-    """Inference tensors keep no version counter: an in-place edit could not be seen."""
+    """Whether ``graph`` can be recognised later: it takes a weak reference, and it is no
+    inference tensor (those keep no version counter: an in-place edit could not be seen)."""
+    try:
+        weakref.ref(graph)
+    except TypeError:
+        return False
     if isinstance(graph, Tensor) and graph.is_inference():
         return False
     return not any(part.is_inference() for part in _components(graph))
@@ -154,6 +159,9 @@ def graph_edges(
                              f"[{num_nodes}, {num_nodes}] (got {list(shape)})")
         if isinstance(graph, SparseTensor):
             dst, src, weight = graph.coo()
+            if weight is not None and weight.dim() != 1:
+                raise ValueError(f"{name} (SparseTensor) must have one value per entry "
+                                 f"(got values of shape {list(weight.shape)})")
         elif graph.layout == torch.sparse_csr:
             crow = graph.crow_indices().to(torch.int64)
             dst = torch.repeat_interleave(torch.arange(num_nodes, device=crow.device),

@@ -10,11 +10,47 @@ import torch
 from torch.testing import assert_close
 from torch_geometric import EdgeIndex
 from torch_geometric.nn import LGConv
+from torch_geometric.typing import SparseTensor
 
 from graphrec.nn import LightGCNConv, SocialConv
 
 NUM_NODES, NUM_EDGES = 200, 3000
-KINDS = ["edge_index", "EdgeIndex", "sparse_csr", "sparse_coo", "sparse_csc", "SparseTensor"]
+KINDS = ["edge_index", "EdgeIndex", "sparse_csr", "sparse_coo", "sparse_csc", "SparseTensor",
+         "SparseTensor_standin"]
+
+
+class _StandInSparseTensor(SparseTensor):
+    """The part of ``torch_sparse.SparseTensor``'s interface (>= 0.6) the layers read
+    (``coo()``, ``storage.row() / col() / value()``, ``sparse_sizes()``), so that the
+    SparseTensor code path runs where torch-sparse is not installed; the real class is
+    tested too (kind ``"SparseTensor"``) where it is."""
+
+    class _Storage:
+        def __init__(self, row, col, value):
+            self._row, self._col, self._value = row, col, value
+
+        def row(self):
+            return self._row
+
+        def col(self):
+            return self._col
+
+        def value(self):
+            return self._value
+
+    def __init__(self, row, col, value, sparse_sizes):  # no super(): PyG's placeholder raises
+        self._storage = self._Storage(row, col, value)
+        self._sizes = tuple(sparse_sizes)
+
+    @property
+    def storage(self):
+        return self._storage
+
+    def coo(self):
+        return self._storage.row(), self._storage.col(), self._storage.value()
+
+    def sparse_sizes(self):
+        return self._sizes
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +104,9 @@ def _as_kind(kind, edge_index, num_nodes, edge_weight=None, weight_grad=False):
         adj_t = torch_sparse.SparseTensor(row=edge_index[1], col=edge_index[0], value=weight,
                                           sparse_sizes=(num_nodes, num_nodes))
         return adj_t, None, weight
+    if kind == "SparseTensor_standin":
+        return _StandInSparseTensor(edge_index[1], edge_index[0], weight,
+                                    (num_nodes, num_nodes)), None, weight
     coo = torch.sparse_coo_tensor(edge_index.flip(0), weight, (num_nodes, num_nodes))
     if kind == "sparse_coo":
         return coo, None, weight
@@ -191,7 +230,8 @@ def test_in_place_edits_of_the_cached_graph_are_picked_up():
         assert_close(social(x, edge_index, edge_weight), x + expected @ social.lin(x))
 
 
-@pytest.mark.parametrize("kind", ["EdgeIndex", "sparse_csr", "sparse_coo"])
+@pytest.mark.parametrize("kind", ["EdgeIndex", "sparse_csr", "sparse_coo", "SparseTensor",
+                                  "SparseTensor_standin"])
 def test_in_place_edits_of_a_cached_edge_index_or_adjacency_are_picked_up(kind):
     generator = torch.Generator().manual_seed(4)
     edge_index, edge_weight, num_nodes = _directed_graph(generator)
@@ -202,6 +242,10 @@ def test_in_place_edits_of_a_cached_edge_index_or_adjacency_are_picked_up(kind):
     if kind == "EdgeIndex":
         graph[1, :40] = (graph[1, :40] + 3) % num_nodes  # in place on the EdgeIndex
         expected = LGConv(normalize=False)(x, graph.as_tensor(), weight)
+    elif kind.startswith("SparseTensor"):
+        graph.storage.value()[:40].mul_(3.0)  # the values are the edge weights
+        row, col, value = graph.coo()
+        expected = LGConv(normalize=False)(x, torch.stack([col, row]), value)
     else:
         values = graph.values() if kind == "sparse_csr" else graph._values()
         values[:40].mul_(3.0)  # the adjacency's values are its edge weights
