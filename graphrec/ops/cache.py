@@ -32,6 +32,7 @@ from graphrec.ops.sparse import SparseOperator
 GraphInput = Tensor | SparseTensor
 
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
+_INDEX_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
 
 def is_sparse_adjacency(graph: Any) -> bool:
@@ -179,10 +180,10 @@ def graph_edges(
     if isinstance(graph, EdgeIndex):
         sizes = graph.sparse_size()
         if any(size is not None and size != num_nodes for size in sizes):
-            raise ValueError(f"{name} (EdgeIndex) has sparse_size {sizes}, the features "
-                             f"{num_nodes} nodes")
+            raise ValueError(f"{name} (EdgeIndex) has sparse_size {sizes}, but the graph "
+                             f"has {num_nodes} nodes (x.size(0))")
         graph = graph.as_tensor()
-    if graph.dim() != 2 or graph.size(0) != 2 or graph.is_floating_point() or graph.is_complex():
+    if graph.dim() != 2 or graph.size(0) != 2 or graph.dtype not in _INDEX_DTYPES:
         raise ValueError(f"{name} must be an integer tensor of shape [2, E] (got dtype "
                          f"{graph.dtype}, shape {list(graph.shape)})")
     if graph.numel():

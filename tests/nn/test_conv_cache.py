@@ -424,6 +424,8 @@ def test_bad_graph_inputs_are_named():
     with pytest.raises(ValueError, match="integer tensor of shape"):
         conv(x, edge_index.float())
     with pytest.raises(ValueError, match="integer tensor of shape"):
+        conv(x, edge_index.bool())
+    with pytest.raises(ValueError, match="integer tensor of shape"):
         conv(x, edge_index[0])
     with pytest.raises(ValueError, match=r"outside \[0, 3\)"):
         conv(x[:3], edge_index)
