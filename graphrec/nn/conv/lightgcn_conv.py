@@ -8,7 +8,7 @@ from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 
 from graphrec.ops.backends import backend_names
-from graphrec.ops.cache import OperatorCache
+from graphrec.ops.cache import GraphInput, OperatorCache, graph_edges, graph_requires_grad
 from graphrec.ops.sparse import NORMALIZATIONS, SparseOperator
 
 #: ``"spmm"``: the engine with its automatic (or globally forced) backend choice; any other
@@ -35,15 +35,27 @@ class LightGCNConv(MessagePassing):
     used with :math:`\alpha = 0.1`). :math:`d_i` is the (weighted) in-degree of node
     :math:`i`; nodes without neighbours receive zeros (plus the residual).
 
-    The normalised adjacency is built on the first call and cached (like
-    ``GCNConv(cached=True)``); it is rebuilt only when a different ``edge_index`` (another
-    tensor, another size, or an in-place change), ``edge_weight`` or device is passed.
+    The graph is an ``edge_index`` :math:`(2, |\mathcal{E}|)` (plain or PyG's
+    :class:`~torch_geometric.EdgeIndex`) with optional ``edge_weight``, or, as in PyG, a
+    **transposed** sparse adjacency ``adj_t`` (``torch.sparse`` COO / CSR / CSC, or
+    ``torch_sparse.SparseTensor``): entry :math:`(i, j)` is the edge :math:`j \to i`, its
+    value is :math:`w_{ji}`, and the normalisation above is applied to it (as
+    :class:`~torch_geometric.nn.conv.LGConv` does: ``"sym"`` equals ``LGConv()``,
+    ``"none"`` equals ``LGConv(normalize=False)`` on every form).
+
+    The normalised adjacency is cached (``cached=True``): it is reused only when the call
+    passes the very same graph tensor object, unmodified (same ``_version``: in-place
+    edits are seen), with the same ``edge_weight`` object and node count, on the same
+    device (see :class:`~graphrec.ops.cache.OperatorCache`). Unlike PyG's
+    ``GCNConv(cached=True)``, which keeps the first graph's normalisation whatever graph
+    comes later, a new graph is always rebuilt, so caching is safe for graphs that change
+    per call; a model that keeps its graph in a buffer builds the operator once.
 
     Args:
         normalize: ``"sym"`` (default), ``"row"`` or ``"none"``.
         alpha: weight :math:`\alpha` of the residual to ``x0`` (0 disables it).
-        cached: cache the normalised operator between calls (default ``True``). Turn off
-            when the graph changes every call (mini-batch subgraphs).
+        cached: reuse the normalised operator while the same graph object is passed
+            (default ``True``); ``False`` rebuilds it on every call.
         backend: ``"spmm"`` (default): the propagation engine
             (:class:`~graphrec.ops.SparseOperator`: cached normalised matrix, cached
             transpose, backward = one more product) on the backend chosen by
@@ -51,15 +63,18 @@ class LightGCNConv(MessagePassing):
             or ``GRAPHREC_BACKEND``, else the fastest measured on the input's device and
             dtype). A backend name (``"csr"``, ``"csr_reduce"``, ``"edge_index"``,
             ``"torch_sparse"``, ``"message_passing"``: PyG's gather–scatter ``message`` /
-            ``aggregate``) forces that backend in the same engine. When ``edge_weight``
-            requires a gradient, every backend falls back to PyG's autograd through
-            ``message`` / ``aggregate`` so that the gradient reaches the weights.
+            ``aggregate``) forces that backend in the same engine. When ``edge_weight`` (or
+            a sparse ``adj_t``'s values) requires a gradient, every backend falls back to
+            PyG's autograd through ``message`` / ``aggregate`` so that the gradient reaches
+            the weights.
         **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F)`, edge indices
-          :math:`(2, |\mathcal{E}|)`, optional edge weights :math:`(|\mathcal{E}|)`,
-          optional initial features ``x0`` :math:`(|\mathcal{V}|, F)`
+          :math:`(2, |\mathcal{E}|)` or a sparse ``adj_t``
+          :math:`(|\mathcal{V}|, |\mathcal{V}|)`, optional edge weights
+          :math:`(|\mathcal{E}|)` (edge indices only), optional initial features ``x0``
+          :math:`(|\mathcal{V}|, F)`
         - **output:** node features :math:`(|\mathcal{V}|, F)`
     """
 
@@ -90,23 +105,26 @@ class LightGCNConv(MessagePassing):
         self.cache.clear()
 
     def operator(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] = None
+        self, edge_index: GraphInput, num_nodes: int, edge_weight: Optional[Tensor] = None
     ) -> "SparseOperator":
-        """The normalised operator for this graph, from the cache when it is the same graph."""
+        """The normalised operator for this graph (``edge_index`` or sparse ``adj_t``), from
+        the cache when it is the same, unmodified graph object."""
         return self.cache.get(edge_index, num_nodes, edge_weight)
 
     def forward(
         self,
         x: Tensor,
-        edge_index: Tensor,
+        edge_index: GraphInput,
         edge_weight: Optional[Tensor] = None,
         x0: Optional[Tensor] = None,
     ) -> Tensor:
-        if edge_weight is None or not (edge_weight.requires_grad and torch.is_grad_enabled()):
+        if not graph_requires_grad(edge_index, edge_weight):
             operator = self.operator(edge_index, x.size(0), edge_weight)
             graph, edge_norm = operator.matrix, None  # the fused engine path needs no weights
-        else:  # autograd through message/aggregate: the gradient reaches edge_weight
-            graph, edge_norm = edge_index, self._edge_norm(edge_index, x.size(0), edge_weight)
+        else:  # autograd through message/aggregate: the gradient reaches the weights
+            src, dst, weight = graph_edges(edge_index, x.size(0), edge_weight)
+            graph = torch.stack([src, dst])
+            edge_norm = self._edge_norm(graph, x.size(0), weight)
         # One propagate call: PyG derives the compiled propagate signature from it.
         out = self.propagate(graph, x=x, edge_weight=edge_norm)
         if self.alpha != 0.0:

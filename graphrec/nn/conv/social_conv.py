@@ -6,7 +6,7 @@ from torch import Tensor
 from torch.nn import Dropout, Linear
 from torch_geometric.nn.conv import MessagePassing
 
-from graphrec.ops.cache import OperatorCache
+from graphrec.ops.cache import GraphInput, OperatorCache
 from graphrec.ops.sparse import SparseOperator
 
 
@@ -27,15 +27,22 @@ class SocialConv(MessagePassing):
     Users without social links keep :math:`\mathbf{U}^{(l)}`. Dropout is active in training
     mode only.
 
-    The normalised adjacency is built on the first call and cached until another graph is
-    passed (see :class:`~graphrec.nn.LightGCNConv`).
+    The social graph is an ``edge_index`` (plain or :class:`~torch_geometric.EdgeIndex`)
+    with optional ``edge_weight``, or a transposed sparse adjacency ``adj_t``
+    (``torch.sparse`` COO / CSR / CSC or ``torch_sparse.SparseTensor``; row :math:`u` holds
+    the users :math:`u` aggregates from, values are the weights), normalised as above.
+    The normalised adjacency is cached and reused only while the very same, unmodified
+    graph object (and ``edge_weight`` object) is passed; any other graph is rebuilt (see
+    :class:`~graphrec.nn.LightGCNConv` and :class:`~graphrec.ops.cache.OperatorCache`).
+    Edge weights are constants here: no gradient flows into them.
 
     Args:
         channels: embedding size :math:`d`.
         dropout: dropout probability :math:`p` on the propagated term (default 0.1).
         bias: add a learnable bias to :math:`\mathbf{U}\mathbf{W}_s` (default ``False``).
         normalize: ``"row"`` (default, :math:`\mathbf{D}_s^{-1}\mathbf{S}`) or ``"sym"``.
-        cached: cache the normalised operator between calls.
+        cached: reuse the normalised operator while the same graph object is passed
+            (default ``True``); ``False`` rebuilds it on every call.
         **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
 
     Shapes:
@@ -43,7 +50,8 @@ class SocialConv(MessagePassing):
           :math:`(2, |\mathcal{E}_s|)` in PyG's source → target convention (user
           ``edge_index[1]`` aggregates from ``edge_index[0]``: for "u follows v" pass
           ``(v, u)``, i.e. the flipped ``follows`` edges; symmetric friendships have both),
-          optional edge weights :math:`(|\mathcal{E}_s|)`
+          or a sparse ``adj_t`` :math:`(|\mathcal{U}|, |\mathcal{U}|)`, optional edge
+          weights :math:`(|\mathcal{E}_s|)` (edge indices only)
         - **output:** user embeddings :math:`(|\mathcal{U}|, d)`
     """
 
@@ -74,13 +82,14 @@ class SocialConv(MessagePassing):
         self.cache.clear()
 
     def operator(
-        self, edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] = None
+        self, edge_index: GraphInput, num_nodes: int, edge_weight: Optional[Tensor] = None
     ) -> SparseOperator:
-        """The normalised social operator, from the cache when it is the same graph."""
+        """The normalised social operator, from the cache when it is the same, unmodified
+        graph object."""
         return self.cache.get(edge_index, num_nodes, edge_weight)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None
-                ) -> Tensor:
+    def forward(self, x: Tensor, edge_index: GraphInput,
+                edge_weight: Optional[Tensor] = None) -> Tensor:
         operator = self.operator(edge_index, x.size(0), edge_weight)
         propagated = self.propagate(operator.matrix, x=self.lin(x))
         return x + self.dropout(propagated)
