@@ -24,9 +24,17 @@ import torch
 from torch import Tensor, nn
 
 from graphrec.eval.ranking import mask_interactions, topk_items
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.sampling.batches import PairBatch, PairBatches
 from graphrec.train.losses import bpr_loss, l2_penalty
+
+
+def check_sizes(num_users: int, num_items: int) -> tuple[int, int]:
+    """``num_users`` and ``num_items`` as ints, each at least 1 (a model without users or
+    items has nothing to rank)."""
+    return (check_number("num_users", num_users, integer=True, low=1),
+            check_number("num_items", num_items, integer=True, low=1))
 
 
 class Recommender(nn.Module):
@@ -105,9 +113,8 @@ class EmbeddingRecommender(Recommender):
 
     def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4) -> None:
         super().__init__()
-        self.num_users = num_users
-        self.num_items = num_items
-        self.reg_weight = reg_weight
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        self.reg_weight = check_number("reg_weight", reg_weight, low=0)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError

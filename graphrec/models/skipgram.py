@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.side_info import SideField
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.nn.conv.eges_conv import EGESConv
 from graphrec.sampling.skipgram import SkipGramBatch, SkipGramBatches, SkipGramCorpus
 from graphrec.sampling.walks import WalkGraph, random_walks
@@ -92,12 +93,17 @@ class SkipGram(Recommender):
         global_context: bool = False,
     ) -> None:
         super().__init__()
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
         if corpus.num_tokens != num_items:
             raise ValueError(f"corpus vocabulary ({corpus.num_tokens}) != num_items "
                              f"({num_items})")
-        self.num_users, self.num_items = num_users, num_items
         self.corpus = corpus
-        self.embedding_dim = embedding_dim
+        self.embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
+        check_number("window", window, integer=True, low=1)
+        check_number("num_negatives", num_negatives, integer=True, low=0)
+        check_number("subsample", subsample, low=0)
+        if mode not in ("sequence", "set"):
+            raise ValueError(f"mode must be 'sequence' or 'set' (got {mode!r})")
         self.sampling = dict(window=window, num_negatives=num_negatives, subsample=subsample,
                              mode=mode, global_context=global_context)
         self.center = nn.Embedding(num_items, embedding_dim)
