@@ -24,12 +24,11 @@ def _interval(low: float | None, high: float | None, low_open: bool, high_open: 
 
 
 def shown(value: Any) -> str:
-    """``repr`` of a value for a message, NumPy / torch scalars as the plain Python value
-    (``3``, not ``np.int64(3)``)."""
-    if isinstance(value, numbers.Number) and type(value) not in (int, float, complex):
-        item = getattr(value, "item", None)
-        if callable(item):
-            value = item()
+    """``repr`` of a value for a message, NumPy and torch scalars as the plain Python value
+    (``3`` and ``'3'``, not ``np.int64(3)`` and ``np.str_('3')``)."""
+    if (type(value).__module__ in ("numpy", "torch") and getattr(value, "ndim", None) == 0
+            and hasattr(value, "item")):
+        value = value.item()
     return repr(value)
 
 
