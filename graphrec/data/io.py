@@ -405,6 +405,11 @@ CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # not \n: it joins values
 CONTROL_IN_LINE = re.compile("[\x00-\x08\x0d-\x1f\x7f-\x9f]")
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text`` for a message, cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
 def _first_match(pattern: re.Pattern, values: Sequence[str]) -> tuple[int, str] | None:
     """``(row, character)`` of the first of ``values`` that ``pattern`` finds something
     in, or ``None``; one regex scan over the joined values (values hold no newline)."""
@@ -423,7 +428,7 @@ def check_control(path: Path, values: Sequence[str], lines: Sequence[int], what:
     if found is not None:
         row, char = found
         raise DataFormatError(path, int(lines[row]), f"control character {char!r} in {what} "
-                              f"{str(values[row])!r}: ids must be printable text")
+                              f"{clip(str(values[row]))}: ids must be printable text")
 
 
 #: The characters a number may be written with (ASCII only: NumPy, like ``int()``, would
@@ -475,7 +480,7 @@ def _parse_column(
                 hint = (f"; every later row has {what} there, so line {line} looks like a "
                         "header: pass header=True")
             raise DataFormatError(
-                path, line, f"column {name!r}: expected {what}, got {value!r}{hint}")
+                path, line, f"column {name!r}: expected {what}, got {clip(value)}{hint}")
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -182,6 +182,8 @@ def _read_reindex(path: Path) -> dict[int, int]:
         raise DataFormatError(path, err.lineno, f"not valid JSON: {err.msg}") from None
     except RecursionError:
         raise DataFormatError(path, None, "not valid JSON: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+        raise DataFormatError(path, None, f"not valid JSON: {err}") from None
     if not isinstance(raw, dict):
         raise DataFormatError(path, None, "expected a JSON object {raw id: index}")
     out: dict[int, int] = {}

@@ -50,7 +50,10 @@ def read_adjacency_lists(
         tokens = line.split()
         bad = next((t for t in tokens if not _INT_TOKEN.fullmatch(t)), None)
         if bad is not None:
-            raise DataFormatError(path, number, f"expected integer ids, got {bad!r}")
+            raise DataFormatError(path, number, f"expected integer ids, got {bad[:40]!r}")
+        big = next((t for t in tokens if len(t.lstrip("+-")) > 18), None)
+        if big is not None:  # beyond int64 (and far beyond any index space)
+            raise DataFormatError(path, number, f"id {big[:40]!r} is too large")
         ids = [int(token) for token in tokens]
         if min(ids) < 0:
             raise DataFormatError(path, number, f"ids must be non-negative, got {min(ids)}")
