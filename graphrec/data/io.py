@@ -204,7 +204,8 @@ def download_and_extract(
                 headers = getattr(response, "headers", None)
                 size = headers.get("Content-Length") if headers is not None else None
                 with open(partial, "wb") as out, tqdm(
-                    total=int(size) if size else None, unit="B", unit_scale=True,
+                    total=int(size) if size and str(size).isdigit() else None, unit="B",
+                    unit_scale=True,
                     desc=f"Downloading {archive.name}",
                 ) as bar:
                     while chunk := response.read(1 << 20):

@@ -155,7 +155,7 @@ def _check_metric(metric: str, ks: tuple[int, ...]) -> str:
     name, k = metric.split("@")
     if name.removeprefix("sampled_") not in METRICS:
         raise ValueError(f"metric {metric!r}: unknown name {name!r}; {form}")
-    if not k.isdigit() or int(k) not in ks:
+    if not (k.isascii() and k.isdigit()) or int(k) not in ks:
         raise ValueError(f"metric {metric!r}: cut-off {k!r} is not in ks={list(ks)} (add it "
                          "to ks or choose another cut-off)")
     return metric
