@@ -3,7 +3,10 @@
 Every loader returns a :class:`RecDataset` (the full interaction graph, the published split
 if the source fixes one, and notes in ``info``). Files are parsed strictly: a malformed line
 raises :class:`DataFormatError` naming the file and line; absent files that cannot be
-downloaded raise :class:`DataNotFoundError` saying what to put where.
+downloaded raise :class:`DataNotFoundError` saying what to put where; files that exist but
+cannot be read raise :class:`DataAccessError`. All three are :class:`DataError` s. Every
+loader takes ``download`` (``False``: never touch the network; sources without an official
+download ignore it), and ``GRAPHREC_OFFLINE=1`` switches downloads off for the process.
 
 >>> from graphrec.data import load_dataset
 >>> dataset = load_dataset("lastfm", root="../shared/data")      # doctest: +SKIP
@@ -16,8 +19,8 @@ from typing import Any
 
 from graphrec.data.dataset import RecDataset
 from graphrec.data.delimited import load_delimited
-from graphrec.data.errors import DataFormatError, DataNotFoundError
-from graphrec.data.io import locate, read_table, resolve_root
+from graphrec.data.errors import DataAccessError, DataError, DataFormatError, DataNotFoundError
+from graphrec.data.io import locate, offline, read_table, resolve_root
 from graphrec.data.lastfm import load_lastfm, load_lastfm_sociallgn
 from graphrec.data.lightgcn_format import load_lightgcn_lists
 from graphrec.data.movielens import load_movielens_100k
@@ -42,7 +45,8 @@ def _gowalla(root: str | Path | None = None, **kwargs: Any) -> RecDataset:
 
 
 def _tsv(root: str | Path | None = None, *, path: str | Path | None = None,
-         **kwargs: Any) -> RecDataset:
+         download: bool = True, **kwargs: Any) -> RecDataset:
+    del download  # a local file: nothing to download
     path = path if path is not None else root
     if path is None:
         raise ValueError("load_dataset('tsv') needs path= (the interaction file)")
@@ -50,7 +54,8 @@ def _tsv(root: str | Path | None = None, *, path: str | Path | None = None,
 
 
 def _sequence_file(root: str | Path | None = None, *, path: str | Path | None = None,
-                   format: str = "lines", **kwargs: Any) -> RecDataset:
+                   format: str = "lines", download: bool = True, **kwargs: Any) -> RecDataset:
+    del download  # a local file: nothing to download
     path = path if path is not None else root
     if path is None:
         raise ValueError("load_dataset('sequence-file') needs path= (the sequence file)")
@@ -89,7 +94,8 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Re
     per user, :func:`load_sequence_lines`; ``format="interactions"``: ``user item
     [timestamp]`` lines in time order, whitespace separated, ``has_time=`` as
     :func:`load_delimited`). ``root`` defaults to ``$GRAPHREC_DATA`` or ``~/.graphrec/data``;
-    ``kwargs`` go to the loader (e.g. ``download=False``).
+    ``kwargs`` go to the loader; every loader accepts ``download=False`` (never download;
+    see also ``GRAPHREC_OFFLINE``).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
@@ -103,8 +109,8 @@ def load_dataset(name: str, root: str | Path | None = None, **kwargs: Any) -> Re
 
 
 __all__ = [
-    "DATASETS", "DataFormatError", "DataNotFoundError", "RecDataset", "load_beauty",
-    "load_dataset", "load_delimited", "load_lastfm", "load_lastfm_sociallgn", "load_lastfm_tags",
-    "load_lightgcn_lists", "load_movielens_100k", "load_sequence_lines", "locate", "read_table",
-    "resolve_root",
+    "DATASETS", "DataAccessError", "DataError", "DataFormatError", "DataNotFoundError",
+    "RecDataset", "load_beauty", "load_dataset", "load_delimited", "load_lastfm",
+    "load_lastfm_sociallgn", "load_lastfm_tags", "load_lightgcn_lists", "load_movielens_100k",
+    "load_sequence_lines", "locate", "offline", "read_table", "resolve_root",
 ]

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from graphrec.data.dataset import RecDataset
-from graphrec.data.io import read_table
+from graphrec.data.io import Table, check_control, read_table
 from graphrec.graph.build import build_interaction_graph
 
 
@@ -30,6 +30,19 @@ def _as_int_ids(*arrays: np.ndarray) -> list[np.ndarray] | None:
             return None
         out.append(ints)
     return out
+
+
+def check_header_row(table: Table, *columns: np.ndarray) -> None:
+    """Refuses a first row that looks like a header: every id of ``columns`` is an integer
+    except the first row's, which are all non-integers (``user item``). An honest test: a
+    file of integer ids does not name a user or item ``"user"`` on its first line only."""
+    if table.num_rows < 2:
+        return
+    if all(_as_int_ids(column[:1]) is None and _as_int_ids(column[1:]) is not None
+           for column in columns):
+        names = ", ".join(repr(str(column[0])) for column in columns)
+        raise table.fail(0, f"looks like a header line ({names} are not integers while "
+                         "every later id is): pass header=True, or remove the line")
 
 
 def load_delimited(
@@ -58,11 +71,17 @@ def load_delimited(
             timestamps), and without a timestamp column ``time`` is the line's position.
 
     The columns are exactly those the flags announce: a file with more or fewer columns is
-    an error (with file and line) rather than a guess. Raw ids are read as strings and kept
-    as strings, unless every id of that kind (users, including those of ``social_path``;
-    items) is a canonical integer, in which case ids are ints. Indices follow first
-    appearance in the file. Duplicate (user, item) lines are merged (weights summed,
-    earliest time kept). No split is fixed: use :mod:`graphrec.graph.split`.
+    an error (with file and line) rather than a guess. Raw ids are read as strings (their
+    surrounding whitespace removed; a control character in one is an error at its line,
+    so ``"3\\x00"`` can never merge with ``"3"``) and kept as strings, unless every id of
+    that kind (users, including those of ``social_path``; items) is a canonical integer, in
+    which case ids are ints. Indices follow first appearance in the file. Duplicate
+    (user, item) lines are merged (weights summed, earliest time kept). No split is fixed:
+    use :mod:`graphrec.graph.split`.
+
+    Without ``header``, a first line that is not data is reported at line 1 with the hint
+    to pass ``header=True``: when its weight or time is not a number while every later
+    one is, or when its user and item are not integers while every later id is.
     """
     path = Path(path)
     columns: list[tuple[str, type]] = [("user", str), ("item", str)]
@@ -71,17 +90,25 @@ def load_delimited(
     if has_time:
         columns.append(("time", int))
     table = read_table(path, delimiter=delimiter, columns=columns, header=header)
+    for column in ("user", "item"):
+        check_control(table.path, table[column], table.lines, f"{column} id")
     users = np.char.strip(table["user"])
     items = np.char.strip(table["item"])
     table.check(users == "", lambda r: "empty user id")
     table.check(items == "", lambda r: "empty item id")
+    if not header:
+        check_header_row(table, users, items)
 
     social = None
     if social_path is not None:
         pairs = read_table(social_path, delimiter=delimiter, header=header,
                            columns=[("source", str), ("target", str)])
+        for column in ("source", "target"):
+            check_control(pairs.path, pairs[column], pairs.lines, "user id")
         social = (np.char.strip(pairs["source"]), np.char.strip(pairs["target"]))
         pairs.check((social[0] == "") | (social[1] == ""), lambda r: "empty user id")
+        if not header:
+            check_header_row(pairs, *social)
 
     user_arrays = [users] + (list(social) if social is not None else [])
     as_int = _as_int_ids(*user_arrays)

@@ -3,15 +3,29 @@
 All parsing here is strict. A loader never guesses its way past a malformed line: it raises
 :class:`~graphrec.data.errors.DataFormatError` naming the file, the 1-based line and the
 problem, so that a corrupt or mislabelled file is noticed before it silently changes results.
+
+Files compressed with gzip, bzip2 or xz are read transparently (recognised by their first
+bytes, whatever their name); zip and tar archives are refused with a message saying so.
+A NUL character never occurs in a text file: it is an error at its line. Downloads can be
+switched off per call (``download=False``) or for the whole process
+(``GRAPHREC_OFFLINE=1``); a download writes into a temporary folder and moves the files
+into place only when it succeeded, so a failed one (a misspelled ``root`` included) leaves
+no folders behind.
 """
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
+import re
 import shutil
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
@@ -19,10 +33,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from tqdm import tqdm
 
-from graphrec.data.errors import DataFormatError, DataNotFoundError
+from graphrec.data.errors import DataAccessError, DataFormatError, DataNotFoundError
+from graphrec.graph.checks import shown
 
 #: Folder used when neither ``root`` nor ``$GRAPHREC_DATA`` is given.
 DEFAULT_ROOT = Path("~/.graphrec/data")
+#: Environment variable that switches every download off (``1``, ``true``, ``yes``, ``on``).
+OFFLINE_ENV = "GRAPHREC_OFFLINE"
 
 ColumnType = type  # one of int, float, str
 Columns = Sequence[tuple[str, ColumnType]]
@@ -33,6 +50,32 @@ def resolve_root(root: str | Path | None) -> Path:
     if root is None:
         root = os.environ.get("GRAPHREC_DATA") or DEFAULT_ROOT
     return Path(root).expanduser()
+
+
+def offline() -> bool:
+    """Whether ``$GRAPHREC_OFFLINE`` forbids downloads: ``1``/``true``/``yes``/``on`` (any
+    case) do, unset, empty, ``0``/``false``/``no``/``off`` do not.
+
+    Raises:
+        ValueError: any other value (a typo must not silently allow the network).
+    """
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{OFFLINE_ENV} must be 1/true/yes/on or 0/false/no/off "
+                     f"(got {os.environ[OFFLINE_ENV]!r})")
+
+
+def download_refusal(download: bool = True) -> str | None:
+    """Why a download may not happen (``download=False`` or ``$GRAPHREC_OFFLINE``), or
+    ``None`` when it may."""
+    if not download:
+        return "download=False"
+    if offline():
+        return f"{OFFLINE_ENV} is set"
+    return None
 
 
 def candidate_dirs(root: str | Path | None, dataset_dir: str, subdir: str | None) -> list[Path]:
@@ -71,14 +114,16 @@ def locate(
 
 def not_found(
     what: str, required: Sequence[str], folder: Path, url: str | None = None,
-    searched: Sequence[Path] = (), reason: str | None = None,
+    searched: Sequence[Path] = (), reason: str | None = None, skipped: str | None = None,
 ) -> DataNotFoundError:
     """A :class:`DataNotFoundError` whose message says what is missing, where to put it and
-    where to get it."""
+    where to get it (``reason``: why a download failed; ``skipped``: why none was tried)."""
     missing = [name for name in required if not (folder / name).is_file()] or list(required)
     lines = [f"{what}: missing {', '.join(missing)}."]
     if reason:
         lines.append(f"Download failed: {reason}.")
+    if skipped:
+        lines.append(f"Not downloaded ({skipped}).")
     if searched:
         lines.append("Looked in: " + ", ".join(str(p) for p in searched) + ".")
     lines.append(f"Put the files in {folder}")
@@ -130,45 +175,87 @@ def extract_flat(archive: str | Path, target_dir: str | Path) -> list[Path]:
 def download_and_extract(
     url: str, target_dir: str | Path, required: Sequence[str], *, what: str = "data set"
 ) -> Path:
-    """Downloads the zip at ``url`` into ``target_dir``, extracts it there and checks that
-    every ``required`` file exists.
+    """Downloads the zip at ``url``, extracts it and moves the files into ``target_dir``
+    once every ``required`` file is there.
 
     The zip's top folder, if all members share one, is dropped so the files land directly in
-    ``target_dir``. The archive itself is deleted afterwards.
+    ``target_dir``. Download and extraction happen in a temporary folder: ``target_dir``
+    (and its parents) are created only after they succeeded, so a failed download, or one
+    refused because ``$GRAPHREC_OFFLINE`` is set, leaves nothing behind.
 
     Raises:
-        DataNotFoundError: on any network failure, a broken archive or required files missing
-            from it; the message names the missing files, ``target_dir`` and ``url`` so the
-            files can be fetched by hand.
+        DataNotFoundError: downloads are off, any network failure, a broken archive or
+            required files missing from it; the message names the missing files,
+            ``target_dir`` and ``url`` so the files can be fetched by hand.
+        DataAccessError: the files cannot be moved into ``target_dir``.
     """
     target_dir = Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    archive = target_dir / (PurePosixPath(urllib.parse.urlparse(url).path).name or "download.zip")
-    partial = archive.with_name(archive.name + ".part")
-    try:
-        # Looked up on the module at call time so tests can monkeypatch it.
-        with urllib.request.urlopen(url, timeout=60) as response:
-            headers = getattr(response, "headers", None)
-            size = headers.get("Content-Length") if headers is not None else None
-            with open(partial, "wb") as out, tqdm(
-                total=int(size) if size else None, unit="B", unit_scale=True,
-                desc=f"Downloading {archive.name}",
-            ) as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        partial.replace(archive)
-        extract_flat(archive, target_dir)
-    except (urllib.error.URLError, HTTPException, OSError, zipfile.BadZipFile) as err:
-        # URLError and socket timeouts are OSErrors; HTTPException covers truncated replies.
-        partial.unlink(missing_ok=True)
-        raise not_found(what, required, target_dir, url, reason=str(err)) from err
-    finally:
-        archive.unlink(missing_ok=True)
-    if not all((target_dir / name).is_file() for name in required):
-        raise not_found(what, required, target_dir, url,
-                        reason="the archive does not contain the expected files")
+    refusal = download_refusal(True)
+    if refusal:
+        raise not_found(what, required, target_dir, url, skipped=refusal)
+    archive_name = PurePosixPath(urllib.parse.urlparse(url).path).name or "download.zip"
+    with tempfile.TemporaryDirectory(prefix="graphrec-download-") as staging:
+        archive = Path(staging) / archive_name
+        files = Path(staging) / "files"
+        partial = archive.with_name(archive.name + ".part")
+        try:
+            # Looked up on the module at call time so tests can monkeypatch it.
+            with urllib.request.urlopen(url, timeout=60) as response:
+                headers = getattr(response, "headers", None)
+                size = headers.get("Content-Length") if headers is not None else None
+                with open(partial, "wb") as out, tqdm(
+                    total=int(size) if size and str(size).isdigit() else None, unit="B",
+                    unit_scale=True,
+                    desc=f"Downloading {archive.name}",
+                ) as bar:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            partial.replace(archive)
+            extract_flat(archive, files)
+        except (urllib.error.URLError, HTTPException, OSError, zipfile.BadZipFile) as err:
+            # URLError and socket timeouts are OSErrors; HTTPException covers truncated replies.
+            raise not_found(what, required, target_dir, url, reason=str(err)) from err
+        if not all((files / name).is_file() for name in required):
+            raise not_found(what, required, target_dir, url,
+                            reason="the archive does not contain the expected files")
+        _move_into(files, target_dir)
     return target_dir
+
+
+def _move_into(source: Path, target: Path) -> None:
+    """Moves every file under ``source`` to the same place under ``target`` (created as
+    needed; files already there are replaced)."""
+    try:
+        for path in sorted(source.rglob("*")):
+            if path.is_dir():
+                continue
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), str(destination))
+    except OSError as err:
+        raise DataAccessError(f"cannot write the downloaded files to {target}: "
+                              f"{err.strerror or err}") from err
+
+
+def find_or_download(
+    root: str | Path | None, dataset_dir: str, subdir: str | None, required: Sequence[str],
+    *, what: str, url: str, download: bool = True,
+) -> Path:
+    """The folder holding ``required`` (see :func:`locate`), downloaded from ``url`` into
+    ``<root>/<dataset_dir>[/<subdir>]`` when absent, unless ``download`` is ``False`` or
+    ``$GRAPHREC_OFFLINE`` is set (then :class:`DataNotFoundError` says what to put where)."""
+    folder = locate(root, dataset_dir, subdir, required)
+    if folder is not None:
+        return folder
+    canonical = resolve_root(root) / dataset_dir
+    if subdir is not None:
+        canonical = canonical / subdir
+    refusal = download_refusal(download)
+    if refusal:
+        raise not_found(what, required, canonical, url,
+                        searched=candidate_dirs(root, dataset_dir, subdir), skipped=refusal)
+    return download_and_extract(url, canonical, required, what=what)
 
 
 # --------------------------------------------------------------------------------------
@@ -205,28 +292,93 @@ class Table(dict):
             raise self.fail(int(hits[0]), problem(int(hits[0])))
 
 
-def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """The decoded contents of ``path``; strict decoding, a UTF-8 byte-order mark dropped.
+#: Compressed formats read transparently: first bytes -> (name, decompress).
+_COMPRESSED: list[tuple[Callable[[bytes], bool], str, Callable[[bytes], bytes]]] = [
+    (lambda b: b.startswith(b"\x1f\x8b"), "gzip", gzip.decompress),
+    # "BZh", a block size digit, then the block or end-of-stream magic: never plain text
+    (lambda b: re.match(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)", b) is not None, "bzip2",
+     bz2.decompress),
+    (lambda b: b.startswith(b"\xfd7zXZ\x00"), "xz", lzma.decompress),
+]
+#: Archives (several files): refused, with what to do.
+_ARCHIVES: list[tuple[Callable[[bytes], bool], str]] = [
+    (lambda b: b[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"), "a zip archive"),
+    (lambda b: b[257:262] == b"ustar", "a tar archive"),
+    (lambda b: b.startswith(b"7z\xbc\xaf\x27\x1c"), "a 7-Zip archive"),
+]
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of ``path``, decompressed when they are gzip, bzip2 or xz data.
 
     Raises:
         DataNotFoundError: the file does not exist.
-        DataFormatError: bytes that are not valid ``encoding`` (with the line they are on).
+        DataAccessError: it cannot be read (permission denied) or is a directory.
+        DataFormatError: an archive (zip, tar, 7z) rather than one file, or compressed data
+            that cannot be decompressed.
     """
     path = Path(path)
     try:
         data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         raise DataNotFoundError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataAccessError(f"{path} is a directory, expected a file") from None
+    except PermissionError:
+        raise DataAccessError(f"cannot read {path}: permission denied") from None
+    except OSError as err:
+        raise DataAccessError(f"cannot read {path}: {err.strerror or err}") from None
+    for is_archive, kind in _ARCHIVES:
+        if is_archive(data):
+            raise DataFormatError(path, None, f"{kind}, not a text file: extract it and pass "
+                                  "the data file inside")
+    for is_compressed, kind, decompress in _COMPRESSED:
+        if is_compressed(data):
+            try:
+                return decompress(data)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as err:
+                raise DataFormatError(path, None, f"{kind}-compressed, but cannot be "
+                                      f"decompressed ({err}): the file is truncated or "
+                                      "corrupt") from None
+    return data
+
+
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The decoded contents of ``path``; strict decoding, a UTF-8 byte-order mark dropped,
+    gzip / bzip2 / xz data decompressed first (see :func:`read_bytes`).
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        DataAccessError: it cannot be read, or is a directory.
+        DataFormatError: bytes that are not valid ``encoding`` (with the line they are on),
+            a NUL character (with its line), an archive, broken compressed data.
+    """
+    path = Path(path)
+    data = read_bytes(path)
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    if utf8 and data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataFormatError(path, 1, "UTF-16 text (byte-order mark): save it as UTF-8")
     try:
         text = data.decode(encoding, errors="strict")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        hint = " (ISO-8859-1 / Latin-1 perhaps?)" if encoding.lower().replace("_", "-") in (
-            "utf-8", "utf8") else ""
+        hint = ""
+        if b"\x00" in data:
+            hint = " (the file holds NUL bytes: binary data, or UTF-16 text?)"
+        elif utf8:
+            hint = " (ISO-8859-1 / Latin-1 perhaps?)"
         raise DataFormatError(
             path, line, f"not valid {encoding}: byte 0x{data[err.start]:02x} at byte "
             f"{column} of the line cannot be decoded{hint}") from None
+    except LookupError:
+        raise ValueError(f"unknown text encoding {encoding!r}") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        # NumPy strings drop trailing NULs ("3\0" would become "3"): refuse, never merge
+        raise DataFormatError(path, text.count("\n", 0, nul) + 1,
+                              "NUL character (\\x00): not a text file (binary data, or "
+                              "UTF-16 text?)")
     return text.removeprefix("\ufeff")
 
 
@@ -246,32 +398,90 @@ def read_lines(path: str | Path, encoding: str = "utf-8") -> list[tuple[int, str
             if line and not line.isspace()]
 
 
+#: Control characters (C0, DEL, C1; ``\n`` cannot occur in a line). None belongs in an id.
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # not \n: it joins values below
+#: Control characters other than the whitespace separators ``\t \v \f``: none belongs in a
+#: line of a whitespace-separated file (``str.split()`` would treat ``\x1c``-``\x1f`` and
+#: ``\x85`` as separators, splitting ids silently).
+CONTROL_IN_LINE = re.compile("[\x00-\x08\x0d-\x1f\x7f-\x9f]")
+
+
+def clip(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text`` for a message, cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def _first_match(pattern: re.Pattern, values: Sequence[str]) -> tuple[int, str] | None:
+    """``(row, character)`` of the first of ``values`` that ``pattern`` finds something
+    in, or ``None``; one regex scan over the joined values (values hold no newline)."""
+    joined = "\n".join(values)
+    match = pattern.search(joined)
+    if match is None:
+        return None
+    return joined.count("\n", 0, match.start()), match.group()
+
+
+def check_control(path: Path, values: Sequence[str], lines: Sequence[int], what: str,
+                  pattern: re.Pattern = CONTROL) -> None:
+    """Raises a :class:`DataFormatError` at the first of ``values`` holding a control
+    character (``what``: e.g. ``"user id"``; ``lines[k]``: the line of ``values[k]``)."""
+    found = _first_match(pattern, values)
+    if found is not None:
+        row, char = found
+        raise DataFormatError(path, int(lines[row]), f"control character {char!r} in {what} "
+                              f"{clip(str(values[row]))}: ids must be printable text")
+
+
+#: The characters a number may be written with (ASCII only: NumPy, like ``int()``, would
+#: also read "٣" as 3 and "1_0" as 10, which no data file means).
+_NUMBER_CHARS = {int: frozenset("0123456789+- \t"),
+                 float: frozenset("0123456789+-.eE \t")}
+
+
 def _parse_column(
-    path: Path, values: list[str], lines: list[int], name: str, kind: ColumnType
+    path: Path, values: list[str], lines: list[int], name: str, kind: ColumnType,
+    header_hint: bool = False,
 ) -> np.ndarray:
+    """One column as an array of ``kind``; ``header_hint``: when only the first row fails,
+    say it may be a header line."""
     if kind is str:
         return np.asarray(values, dtype=str)
     if kind not in (int, float):
         raise TypeError(f"column {name!r}: type must be int, float or str (got {kind!r})")
     dtype = np.int64 if kind is int else np.float64
-    try:  # numpy parses like int() / float(), in C
-        array = np.asarray(values, dtype=str).astype(dtype)
-    except (ValueError, OverflowError):
-        array = None
+    array = None
+    if set("".join(values)) <= _NUMBER_CHARS[kind]:
+        try:  # numpy parses like int() / float(), in C
+            array = np.asarray(values, dtype=str).astype(dtype)
+        except (ValueError, OverflowError):
+            array = None
     if array is not None and (kind is int or np.isfinite(array).all()):
         return array
     # Slow path only when something is wrong: find the first offending row.
     what = "an integer" if kind is int else "a finite number"
-    for value, line in zip(values, lines, strict=True):
+    allowed = _NUMBER_CHARS[kind]
+
+    def parses(value: str) -> bool:
+        if not set(value) <= allowed:
+            return False
         try:
             parsed = kind(value)
             if kind is int:
                 np.int64(parsed)
             elif not np.isfinite(parsed):
-                raise ValueError
+                return False
         except (ValueError, OverflowError):
+            return False
+        return True
+
+    for row, (value, line) in enumerate(zip(values, lines, strict=True)):
+        if not parses(value):
+            hint = ""
+            if header_hint and row == 0 and all(map(parses, values[1:])):
+                hint = (f"; every later row has {what} there, so line {line} looks like a "
+                        "header: pass header=True")
             raise DataFormatError(
-                path, line, f"column {name!r}: expected {what}, got {value!r}") from None
+                path, line, f"column {name!r}: expected {what}, got {clip(value)}{hint}")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -322,6 +532,12 @@ def read_table(
     shown = "whitespace" if delimiter is None else repr(delimiter)
 
     numbered = read_lines(path, encoding)
+    if delimiter is None:
+        # str.split() would also split at \x1c-\x1f and \x85: refuse them here instead
+        found = _first_match(CONTROL_IN_LINE, [text for _, text in numbered])
+        if found is not None:
+            raise DataFormatError(path, numbered[found[0]][0], f"control character "
+                                  f"{found[1]!r} in a whitespace-separated line")
     total_lines = numbered[-1][0] if numbered else 0
     if header is not False:
         if not numbered:
@@ -373,7 +589,8 @@ def read_table(
         if rows is None:
             rows = [text.split(delimiter) for text in texts]
         column_values = [[row[j] for row in rows] for j in range(used)]
-    result = {name: _parse_column(path, values, lines, name, kind)
+    result = {name: _parse_column(path, values, lines, name, kind,
+                                  header_hint=header is False and len(values) > 1)
               for (name, kind), values in zip(columns[:used], column_values, strict=True)}
     return Table(path, np.asarray(lines, dtype=np.int64), result)
 
@@ -384,7 +601,8 @@ def check_unique(table: Table, column: str) -> None:
     _, first = np.unique(values, return_index=True)
     repeated = np.ones(len(values), dtype=bool)
     repeated[first] = False
-    table.check(repeated, lambda row: f"{column} {values[row]!r} appears more than once")
+    table.check(repeated, lambda row: f"{column} {shown(values[row])} appears more "
+                "than once")
 
 
 def check_non_negative(table: Table, *columns: str) -> None:
@@ -392,7 +610,49 @@ def check_non_negative(table: Table, *columns: str) -> None:
     for column in columns:
         values = table[column]
         table.check(values < 0, lambda row, c=column, v=values:
-                    f"column {c!r}: ids must be non-negative, got {v[row]}")
+                    f"column {c!r}: ids must be non-negative, got {shown(v[row])}")
+
+
+#: Formats whose ids are indices (LightGCN lists, the SocialLGN split) allocate an index
+#: space of the largest id + 1. Ids may leave gaps, but the largest id may be at most
+#: ``DENSE_ID_FACTOR`` times the number of distinct ids plus ``DENSE_ID_SLACK``, so memory
+#: follows the data's size rather than one stray id (2**40 would need terabytes).
+DENSE_ID_FACTOR = 2
+DENSE_ID_SLACK = 1024
+
+
+def check_dense_ids(
+    sources: Sequence[tuple[Path, np.ndarray, np.ndarray | None]], what: str
+) -> int:
+    """The index space size (largest id + 1, 0 without ids) of ids used as indices, after
+    checking it is bounded by the data (see :data:`DENSE_ID_FACTOR`).
+
+    Args:
+        sources: ``(file, ids, lines)`` per file; ``lines[k]`` is the 1-based line of
+            ``ids[k]`` (``None``: no line to point at, e.g. a JSON map).
+        what: ``"user"`` or ``"item"``, for the message.
+
+    Raises:
+        DataFormatError: at the file and line of the largest id when it is too large.
+    """
+    arrays = [np.asarray(ids, dtype=np.int64) for _, ids, _ in sources]
+    if not any(len(a) for a in arrays):
+        return 0
+    everything = np.concatenate(arrays)
+    largest = int(everything.max())
+    distinct = int(len(np.unique(everything)))
+    limit = DENSE_ID_FACTOR * distinct + DENSE_ID_SLACK
+    if largest < limit:
+        return largest + 1
+    for (path, _, lines), ids in zip(sources, arrays, strict=True):
+        if len(ids) and int(ids.max()) == largest:
+            line = None if lines is None else int(lines[int(np.argmax(ids))])
+            raise DataFormatError(path, line, f"{what} id {largest} is far beyond the "
+                                  f"{distinct} distinct {what} ids of the data: this format "
+                                  "uses ids as indices (numbered from 0), so it would need "
+                                  f"{largest + 1} {what}s (at most {limit} are accepted); "
+                                  "renumber the ids contiguously")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def lookup(sorted_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

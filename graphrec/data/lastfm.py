@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,15 @@ from graphrec.data.errors import DataFormatError
 from graphrec.data.io import (
     Table,
     candidate_dirs,
+    check_dense_ids,
     check_non_negative,
     check_unique,
-    download_and_extract,
+    find_or_download,
     locate,
     lookup,
     not_found,
     read_table,
+    read_text,
     resolve_root,
 )
 from graphrec.graph.build import HAS_TAG, ITEM, TAG, TAGGED, USER, IdMap, build_interaction_graph
@@ -38,14 +41,8 @@ SOCIALLGN_FILES = ["train_set.txt", "test_set.txt", "trust.txt", "userReindex.js
 
 
 def _find_raw(root: str | Path | None, download: bool) -> Path:
-    folder = locate(root, DATASET_DIR, RAW_DIR, RAW_FILES)
-    if folder is not None:
-        return folder
-    canonical = resolve_root(root) / DATASET_DIR / RAW_DIR
-    if not download:
-        raise not_found("Last.fm HetRec 2011", RAW_FILES, canonical, URL,
-                        searched=candidate_dirs(root, DATASET_DIR, RAW_DIR))
-    return download_and_extract(URL, canonical, RAW_FILES, what="Last.fm HetRec 2011")
+    return find_or_download(root, DATASET_DIR, RAW_DIR, RAW_FILES, what="Last.fm HetRec 2011",
+                            url=URL, download=download)
 
 
 def _read_artist_names(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +66,8 @@ def _utc_midnight(table: Table) -> np.ndarray:
     year, month, day = table["year"], table["month"], table["day"]
     table.check((month < 1) | (month > 12), lambda r: f"month {month[r]} is not in 1..12")
     table.check((year < 1) | (year > 9999), lambda r: f"year {year[r]} is not in 1..9999")
+    # before the date arithmetic below, which a huge day would overflow
+    table.check((day < 1) | (day > 31), lambda r: f"day {day[r]} is not in 1..31")
     month_start = (year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (month - 1)
     date = month_start.astype("datetime64[D]") + (day - 1)
     next_month = (month_start + 1).astype("datetime64[D]")
@@ -187,21 +186,24 @@ def load_lastfm(root: str | Path | None = None, download: bool = True,
 
 def _read_reindex(path: Path) -> dict[int, int]:
     """A SocialLGN ``*Reindex.json``: raw HetRec id (string key) → contiguous id."""
+    text = read_text(path, encoding="utf-8")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataFormatError(path, err.lineno, f"not valid JSON: {err.msg}") from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, None, "not valid utf-8") from None
+    except RecursionError:
+        raise DataFormatError(path, None, "not valid JSON: nested too deeply") from None
+    except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+        raise DataFormatError(path, None, f"not valid JSON: {err}") from None
     if not isinstance(raw, dict):
         raise DataFormatError(path, None, "expected a JSON object {raw id: index}")
     out: dict[int, int] = {}
     for key, value in raw.items():
-        try:
-            raw_id = int(key)
-        except ValueError:
-            raise DataFormatError(path, None, f"key {key!r} is not an integer id") from None
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if re.fullmatch(r"-?[0-9]{1,18}", key) is None:  # 18 digits: fits int64
+            raise DataFormatError(path, None, f"key {key!r} is not an integer id")
+        raw_id = int(key)
+        if (not isinstance(value, int) or isinstance(value, bool) or value < 0
+                or value >= 2**62):
             raise DataFormatError(path, None, f"value for {key!r} is not a non-negative "
                                   f"integer: {value!r}")
         out[raw_id] = value
@@ -218,7 +220,8 @@ def _check_disjoint(train: Table, test: Table, num_items: int) -> None:
                f"{test['item'][r]}) is also in {train.path.name}")
 
 
-def load_lastfm_sociallgn(root: str | Path | None = None) -> RecDataset:
+def load_lastfm_sociallgn(root: str | Path | None = None, download: bool = True
+                          ) -> RecDataset:
     """The LastFM split published with SocialLGN (Liao et al., Information Sciences 2022).
 
     Files, in ``sociallgn_split/`` (``root`` may be the data folder, ``root/lastfm`` or the
@@ -236,9 +239,14 @@ def load_lastfm_sociallgn(root: str | Path | None = None) -> RecDataset:
     the split (``lastfm/raw``), ``graph['item'].name`` holds artist names via
     ``itemReindex.json``.
 
-    There is no official download for this split; missing files raise
-    :class:`~graphrec.data.errors.DataNotFoundError` naming them and the folder.
+    Ids are indices, so one far beyond the data is an error at its line (see
+    :func:`~graphrec.data.io.check_dense_ids`) rather than an allocation of that many nodes.
+
+    There is no official download for this split (``download`` is accepted for a uniform
+    registry); missing files raise :class:`~graphrec.data.errors.DataNotFoundError` naming
+    them and the folder.
     """
+    del download
     folder = locate(root, DATASET_DIR, SOCIALLGN_DIR, SOCIALLGN_FILES)
     if folder is None:
         raise not_found("Last.fm SocialLGN split (published with the SocialLGN code; no "
@@ -258,11 +266,15 @@ def load_lastfm_sociallgn(root: str | Path | None = None) -> RecDataset:
     user_map = _read_reindex(folder / "userReindex.json")
     item_map = _read_reindex(folder / "itemReindex.json")
 
-    num_users = 1 + max(int(train["user"].max()), int(test["user"].max()),
-                        int(trust["user"].max()), int(trust["friend"].max()),
-                        max(user_map.values(), default=-1))
-    num_items = 1 + max(int(train["item"].max()), int(test["item"].max()),
-                        max(item_map.values(), default=-1))
+    user_values = np.fromiter(user_map.values(), dtype=np.int64, count=len(user_map))
+    item_values = np.fromiter(item_map.values(), dtype=np.int64, count=len(item_map))
+    num_users = check_dense_ids(
+        [(train.path, train["user"], train.lines), (test.path, test["user"], test.lines),
+         (trust.path, trust["user"], trust.lines), (trust.path, trust["friend"], trust.lines),
+         (folder / "userReindex.json", user_values, None)], "user")
+    num_items = check_dense_ids(
+        [(train.path, train["item"], train.lines), (test.path, test["item"], test.lines),
+         (folder / "itemReindex.json", item_values, None)], "item")
     _check_disjoint(train, test, num_items)
 
     graph = build_interaction_graph(

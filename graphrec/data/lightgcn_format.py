@@ -1,6 +1,7 @@
 """The adjacency-list format of the LightGCN / NGCF code (Gowalla, Yelp2018, Amazon-Book)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,81 +9,96 @@ import torch
 
 from graphrec.data.dataset import RecDataset
 from graphrec.data.errors import DataFormatError, DataNotFoundError
-from graphrec.data.io import read_lines
+from graphrec.data.io import CONTROL_IN_LINE, check_control, check_dense_ids, read_lines
 from graphrec.graph.build import INTERACTS, build_interaction_graph
 from graphrec.graph.split import fixed_split
 
 FILES = ["train.txt", "test.txt"]
 
 
-def read_adjacency_lists(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Reads one ``user item item ...`` file (space separated, one user per line).
+#: An id token: ASCII digits, optionally signed (negative ids are refused with their own
+#: message); ``int()`` alone would also take "1_0" or "٣".
+_INT_TOKEN = re.compile(r"[+-]?[0-9]+")
+
+
+def read_adjacency_lists(
+    path: str | Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reads one ``user item item ...`` file (whitespace separated, one user per line).
 
     Returns:
-        ``(users, items, lines, max_user)``: one entry of ``users``/``items``/``lines`` per
-        pair (``lines`` = 1-based line of the pair, for error messages) and the largest user
-        id on any line, including lines that list a user and no items.
+        ``(users, items, lines, line_users, line_numbers)``: one entry of
+        ``users``/``items``/``lines`` per pair (``lines`` = 1-based line of the pair, for
+        error messages), and the user and line of every line, including lines that list a
+        user and no items.
 
     Raises:
-        DataFormatError: a token that is not an integer, a negative id, or no data.
+        DataFormatError: a token that is not an integer, a negative id, a control character,
+            or no data.
     """
     path = Path(path)
     numbered = read_lines(path)
     if not numbered:
         raise DataFormatError(path, 1, "empty file: no data rows")
+    check_control(path, [line for _, line in numbered], [n for n, _ in numbered],
+                  "the line", CONTROL_IN_LINE)
     users: list[int] = []
     items: list[int] = []
     lines: list[int] = []
-    max_user = -1
+    line_users: list[int] = []
     for number, line in numbered:
         tokens = line.split()
-        try:
-            ids = [int(token) for token in tokens]
-        except ValueError:
-            bad = next(t for t in tokens if not _is_int(t))
-            raise DataFormatError(path, number, f"expected integer ids, got {bad!r}") from None
+        bad = next((t for t in tokens if not _INT_TOKEN.fullmatch(t)), None)
+        if bad is not None:
+            raise DataFormatError(path, number, f"expected integer ids, got {bad[:40]!r}")
+        big = next((t for t in tokens if len(t.lstrip("+-")) > 18), None)
+        if big is not None:  # beyond int64 (and far beyond any index space)
+            raise DataFormatError(path, number, f"id {big[:40]!r} is too large")
+        ids = [int(token) for token in tokens]
         if min(ids) < 0:
             raise DataFormatError(path, number, f"ids must be non-negative, got {min(ids)}")
         user, *row_items = ids
-        max_user = max(max_user, user)
+        line_users.append(user)
         users.extend([user] * len(row_items))
         items.extend(row_items)
         lines.extend([number] * len(row_items))
     return (np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64),
-            np.asarray(lines, dtype=np.int64), max_user)
+            np.asarray(lines, dtype=np.int64), np.asarray(line_users, dtype=np.int64),
+            np.asarray([n for n, _ in numbered], dtype=np.int64))
 
 
-def _is_int(token: str) -> bool:
-    try:
-        int(token)
-    except ValueError:
-        return False
-    return True
-
-
-def load_lightgcn_lists(root: str | Path) -> RecDataset:
+def load_lightgcn_lists(root: str | Path, download: bool = True) -> RecDataset:
     """A data set in the LightGCN adjacency-list format, with its fixed train/test split.
 
     ``root`` holds ``train.txt`` and ``test.txt``; each line is ``user item item ...``
     (space separated, contiguous integer ids from 0; a line may list a user and no items).
     ``num_users`` / ``num_items`` are the largest id in either file + 1, so users and items
-    keep their file ids as indices. Interactions carry no weight or time. ``dataset.split``
-    is the files' split (``valid`` is ``None``). A (user, item) pair listed in both files
-    is an error, since it would put test data into training.
+    keep their file ids as indices. Since the index space follows the largest id, an id far
+    beyond the data (more than twice the number of distinct ids plus 1,024, see
+    :func:`~graphrec.data.io.check_dense_ids`) is an error at its line rather than an
+    allocation of that many users or items. Interactions carry no weight or time.
+    ``dataset.split`` is the files' split (``valid`` is ``None``). A (user, item) pair
+    listed in both files is an error, since it would put test data into training.
+    ``download`` is accepted for a uniform registry; this format has no download.
     """
+    del download
     root = Path(root)
     missing = [name for name in FILES if not (root / name).is_file()]
     if missing:
         raise DataNotFoundError(f"LightGCN-format data: missing {', '.join(missing)} in {root}. "
                                 "Put train.txt and test.txt (lines 'user item item ...') there.")
-    train_u, train_i, _, train_max = read_adjacency_lists(root / "train.txt")
-    test_u, test_i, test_lines, test_max = read_adjacency_lists(root / "test.txt")
-    for name, pairs in (("train.txt", train_u), ("test.txt", test_u)):
+    train_path, test_path = root / "train.txt", root / "test.txt"
+    train_u, train_i, train_lines, train_line_u, train_numbers = read_adjacency_lists(
+        train_path)
+    test_u, test_i, test_lines, test_line_u, test_numbers = read_adjacency_lists(test_path)
+    for path, pairs in ((train_path, train_u), (test_path, test_u)):
         if len(pairs) == 0:  # users but no items at all: nothing to train or test on
-            raise DataFormatError(root / name, None, "no (user, item) pairs: every line "
-                                  "lists a user without items")
-    num_users = max(train_max, test_max) + 1
-    num_items = int(max(train_i.max(initial=-1), test_i.max(initial=-1))) + 1
+            raise DataFormatError(path, None, "no (user, item) pairs: every line lists a "
+                                  "user without items")
+    num_users = check_dense_ids([(train_path, train_line_u, train_numbers),
+                                 (test_path, test_line_u, test_numbers)], "user")
+    num_items = check_dense_ids([(train_path, train_i, train_lines),
+                                 (test_path, test_i, test_lines)], "item")
 
     train_key = train_u * num_items + train_i
     overlap = np.flatnonzero(np.isin(test_u * num_items + test_i, train_key))

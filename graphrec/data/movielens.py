@@ -11,16 +11,13 @@ import torch
 from graphrec.data.dataset import RecDataset
 from graphrec.data.io import (
     Table,
-    candidate_dirs,
     check_unique,
-    download_and_extract,
-    locate,
+    find_or_download,
     lookup,
-    not_found,
     read_table,
-    resolve_root,
 )
 from graphrec.graph.build import ITEM, build_interaction_graph
+from graphrec.graph.checks import shown
 from graphrec.graph.features import rbf_encoding
 from graphrec.graph.side_info import MOVIELENS_GENRES as GENRES
 from graphrec.graph.side_info import add_movielens_side_info
@@ -40,14 +37,8 @@ _EPOCH = Date(1970, 1, 1)
 
 
 def _find(root: str | Path | None, download: bool) -> Path:
-    folder = locate(root, DATASET_DIR, None, FILES)
-    if folder is not None:
-        return folder
-    canonical = resolve_root(root) / DATASET_DIR
-    if not download:
-        raise not_found("MovieLens 100K", FILES, canonical, URL,
-                        searched=candidate_dirs(root, DATASET_DIR, None))
-    return download_and_extract(URL, canonical, FILES, what="MovieLens 100K")
+    return find_or_download(root, DATASET_DIR, None, FILES, what="MovieLens 100K", url=URL,
+                            download=download)
 
 
 def _one_hot(table: Table, column: str, categories: list[str]) -> np.ndarray:
@@ -55,7 +46,7 @@ def _one_hot(table: Table, column: str, categories: list[str]) -> np.ndarray:
     index = np.full(len(values), -1, dtype=np.int64)
     for k, category in enumerate(categories):
         index[values == category] = k
-    table.check(index < 0, lambda r: f"{column} {values[r]!r} is not one of {categories}")
+    table.check(index < 0, lambda r: f"{column} {shown(values[r])} is not one of {categories}")
     return np.eye(len(categories), dtype=np.float32)[index]
 
 
@@ -86,7 +77,7 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True,
 
     Files (from ``ml-100k.zip``; looked up with :func:`~graphrec.data.io.locate`, ``root``
     may be the data folder or ``root/ml-100k``; downloaded there when absent and
-    ``download``)::
+    ``download`` and ``$GRAPHREC_OFFLINE`` is not set)::
 
         u.data   user item rating timestamp             tab separated, no header
         u.item   id|title|release date|video release date|IMDb URL|19 genre flags

@@ -16,9 +16,18 @@ import numpy as np
 from graphrec.data.dataset import RecDataset
 from graphrec.data.delimited import _as_int_ids
 from graphrec.data.errors import DataFormatError
-from graphrec.data.io import candidate_dirs, locate, not_found, read_lines, resolve_root
+from graphrec.data.io import (
+    CONTROL_IN_LINE,
+    candidate_dirs,
+    check_control,
+    locate,
+    not_found,
+    read_lines,
+    resolve_root,
+)
 from graphrec.data.lastfm import load_lastfm
 from graphrec.graph.build import ITEM, TAGGED, USER, build_interaction_graph
+from graphrec.graph.checks import shown
 
 BEAUTY_DIR = "amazon-beauty"
 BEAUTY_FILE = "Beauty.txt"
@@ -32,12 +41,16 @@ def load_sequence_lines(path: str | Path, name: str | None = None) -> RecDataset
     timestamps), ``order`` its position in the file. Ids are ints when every id of that
     kind is a canonical integer, else strings (as :func:`~graphrec.data.load_delimited`).
     A line without items, or a user with two lines, is a :class:`DataFormatError` naming
-    the file and line. An item repeated within a line keeps its first position.
+    the file and line, as is a control character, or a first line whose tokens are all
+    non-integers while every later token is an integer (a header line such as
+    ``user items``). An item repeated within a line keeps its first position.
     """
     path = Path(path)
     lines = read_lines(path)
     if not lines:
         raise DataFormatError(path, None, "no data lines")
+    check_control(path, [line for _, line in lines], [n for n, _ in lines], "the line",
+                  CONTROL_IN_LINE)
     fields = [line.split() for _, line in lines]
     counts = np.fromiter((len(f) for f in fields), dtype=np.int64, count=len(fields))
     short = np.flatnonzero(counts < 2)
@@ -49,9 +62,14 @@ def load_sequence_lines(path: str | Path, name: str | None = None) -> RecDataset
     repeated = np.flatnonzero(first[inverse.reshape(-1)] != np.arange(len(line_users)))
     if len(repeated):
         row = int(repeated[0])
-        raise DataFormatError(path, lines[row][0], f"user {line_users[row]!r} already has a "
-                              f"line (line {lines[int(first[inverse[row]])][0]})")
+        raise DataFormatError(path, lines[row][0], f"user {shown(line_users[row])} already "
+                              f"has a line (line {lines[int(first[inverse[row]])][0]})")
     items = np.asarray([item for f in fields for item in f[1:]])
+    first_all_text = all(_as_int_ids(np.asarray([token])) is None for token in fields[0])
+    if len(lines) > 1 and first_all_text and _as_int_ids(
+            np.asarray([token for f in fields[1:] for token in f])) is not None:
+        raise DataFormatError(path, lines[0][0], f"looks like a header line ({lines[0][1]!r} "
+                              "holds no integer while every later id is one): remove it")
     lengths = counts - 1
     users = np.repeat(line_users, lengths)
     starts = np.cumsum(lengths) - lengths
@@ -65,10 +83,12 @@ def load_sequence_lines(path: str | Path, name: str | None = None) -> RecDataset
     return RecDataset(name or path.stem.lower(), graph, None, info)
 
 
-def load_beauty(root: str | Path | None = None) -> RecDataset:
+def load_beauty(root: str | Path | None = None, download: bool = True) -> RecDataset:
     """Amazon Beauty 5-core as a sequence benchmark: ``Beauty.txt`` (22,363 users, 12,101
     items, 198,502 interactions) read by :func:`load_sequence_lines`; ``root`` may be the
-    data folder, ``root/amazon-beauty`` or the file's folder."""
+    data folder, ``root/amazon-beauty`` or the file's folder. There is no official download
+    (``download`` is accepted for a uniform registry)."""
+    del download
     folder = locate(root, BEAUTY_DIR, None, [BEAUTY_FILE])
     if folder is None:
         raise not_found("Amazon Beauty", [BEAUTY_FILE], resolve_root(root) / BEAUTY_DIR,

@@ -92,6 +92,13 @@ def _as_numpy(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values)
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional (got shape {array.shape})")
+    if array.dtype.kind == "U" and not isinstance(values, np.ndarray):
+        # NumPy strings drop trailing NULs: "3\x00" would silently become id "3"
+        texts = [str(value) for value in values]
+        if "\x00" in "".join(texts):
+            bad = next(text for text in texts if "\x00" in text)
+            raise ValueError(f"{name}: id {bad!r} holds a NUL character, which NumPy strings "
+                             f"cannot keep (it would merge with {bad.rstrip(chr(0))!r})")
     return array
 
 

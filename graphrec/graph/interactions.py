@@ -93,12 +93,16 @@ class Interactions:
         return torch.bincount(self.indices, minlength=self.num_items)
 
     def contains(self, users: Tensor, items: Tensor) -> Tensor:
-        """Boolean tensor (broadcast shape of the inputs): is ``(users, items)`` an interaction."""
+        """Boolean tensor (broadcast shape of the inputs): is ``(users, items)`` an interaction.
+
+        An item index outside ``[0, num_items)`` (such as the ``-1`` padding of
+        :func:`~graphrec.eval.ranking.topk_items`) is never one."""
         query = users * self.num_items + items
         if self.keys.numel() == 0:
             return torch.zeros_like(query, dtype=torch.bool)
         pos = torch.searchsorted(self.keys, query).clamp(max=self.keys.numel() - 1)
-        return self.keys[pos] == query
+        # without the range test, item -1 of user u would read as item num_items - 1 of u - 1
+        return (self.keys[pos] == query) & (items >= 0) & (items < self.num_items)
 
     def rows(self, users: Tensor) -> tuple[Tensor, Tensor]:
         """The interactions of ``users``: ``(row, item)`` with ``row`` indexing into ``users``.

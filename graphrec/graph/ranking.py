@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 
 
@@ -25,6 +26,22 @@ def mask_interactions(
 
 
 def topk_items(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Top-``k`` item indices and scores per row (``k`` clipped to the number of items)."""
+    """Top-``k`` item indices and scores per row, best first: ``([B, k], [B, k])``.
+
+    An item scored ``-inf`` (masked by :func:`mask_interactions`: excluded) is never
+    returned. Where a row has fewer than ``k`` other items (``k`` above the number of
+    items, or most items excluded), the row is padded at the end with item index ``-1``
+    and score ``-inf``.
+
+    Raises:
+        ValueError: ``k`` is not a positive integer.
+    """
+    k = check_number("k", k, integer=True, low=1)
     values, indices = torch.topk(scores, min(k, scores.size(1)), dim=1)
+    excluded = values == float("-inf")
+    indices = indices.masked_fill(excluded, -1)
+    if values.size(1) < k:
+        pad = (scores.size(0), k - values.size(1))
+        indices = torch.cat([indices, indices.new_full(pad, -1)], dim=1)
+        values = torch.cat([values, values.new_full(pad, float("-inf"))], dim=1)
     return indices, values

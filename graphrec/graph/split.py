@@ -5,6 +5,11 @@ divides the ``('user', 'interacts', 'item')`` edges (and their reverses) between
 parts, so a model trained on ``split.train`` sees no validation or test interaction.
 All random splits are vectorised (no Python loop over users) and deterministic for a
 given seed.
+
+No split returns an empty part silently: a training or test part without interactions
+(ratios such as ``(0, 0.5, 0.5)``, or users too short for the shares asked) is a
+``ValueError`` saying which part and why. A validation ratio of exactly 0 is the one
+documented way to ask for no validation part (``split.valid is None``).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, REV_INTERACTS, USER
+from graphrec.graph.checks import check_number, shown
 
 
 @dataclass
@@ -111,11 +117,41 @@ def _ratio_counts(degree: Tensor, ratios: Sequence[float]) -> tuple[Tensor, Tens
     return n_valid, n_test
 
 
+def _check_ratios(ratios: Sequence[float], allow_no_test: bool = False) -> tuple[float, ...]:
+    """``(train, valid, test)`` ratios as floats: finite, non-negative, train (and test,
+    unless ``allow_no_test``) positive; valid 0 means no validation part."""
+    try:
+        values = tuple(ratios)
+    except TypeError:
+        values = ()
+    shown_ratios = "(" + ", ".join(shown(r) for r in values) + ")" if values else repr(ratios)
+    expected = "three finite non-negative numbers (train, valid, test)"
+    if len(values) != 3:
+        raise ValueError(f"ratios must be {expected} (got {shown_ratios})")
+    try:
+        values = tuple(check_number(f"ratios[{k}]", r, low=0) for k, r in enumerate(values))
+    except ValueError:
+        raise ValueError(f"ratios must be {expected} (got {shown_ratios})") from None
+    if values[0] == 0:
+        raise ValueError(f"ratios {shown_ratios} leave no share for training: the train "
+                         "ratio must be > 0")
+    if values[2] == 0 and not allow_no_test:
+        raise ValueError(f"ratios {shown_ratios} leave no share for testing: the test ratio "
+                         "must be > 0 (test metrics of an empty test set are undefined)")
+    return values
+
+
+def _require_edges(graph: HeteroData, what: str) -> int:
+    num_edges = int(graph[INTERACTS].edge_index.size(1))
+    if num_edges == 0:
+        raise ValueError(f"{what}: the graph has no interactions to split")
+    return num_edges
+
+
 def _split_by_rank(
-    graph: HeteroData, sort_key: Tensor, ratios: Sequence[float]
+    graph: HeteroData, sort_key: Tensor, ratios: Sequence[float], allow_no_test: bool = False
 ) -> Split:
-    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
-        raise ValueError(f"ratios must be three non-negative numbers (got {ratios})")
+    ratios = _check_ratios(ratios, allow_no_test)
     user = graph[INTERACTS].edge_index[0]
     order, rank, degree = _rank_within_user(user, sort_key)
     n_valid, n_test = _ratio_counts(degree, ratios)
@@ -123,6 +159,17 @@ def _split_by_rank(
     train_ids = order[rank < n_train]
     valid_ids = order[(rank >= n_train) & (rank < n_train + n_valid)]
     test_ids = order[rank >= n_train + n_valid]
+    # shares too small for every user's history leave a part empty: refuse, do not
+    # return a split whose metrics would be NaN (or a model trained on nothing)
+    most = int(torch.bincount(user).max())
+    for part, ids, ratio in (("training", train_ids, ratios[0]),
+                             ("validation", valid_ids, ratios[1]),
+                             ("test", test_ids, ratios[2])):
+        if ratio > 0 and ids.numel() == 0:
+            raise ValueError(
+                f"ratios {ratios} leave the {part} part empty: no user has enough "
+                f"interactions (the most any user has is {most}) for a {part} share of "
+                f"{ratio / sum(ratios):.3g}; use larger shares or leave_one_out")
     return split_by_edge_ids(graph, train_ids, valid_ids if ratios[1] > 0 else None, test_ids)
 
 
@@ -133,19 +180,32 @@ def random_split(
 
     Counts per user follow RecBole's rule (see :func:`_ratio_counts`), e.g. a user with
     50 interactions gets 40 / 5 / 5 under the default 80/10/10.
+
+    Args:
+        ratios: ``(train, valid, test)`` shares (normalised by their sum): finite and
+            non-negative, train and test positive. A valid share of exactly 0 means no
+            validation part (``split.valid is None``).
+        seed: seeds the shuffle.
+
+    Raises:
+        ValueError: bad ratios, a graph without interactions, or a part that would be
+            empty (e.g. every user too short for a non-empty test share).
     """
+    seed = check_number("seed", seed, integer=True)
+    num_edges = _require_edges(graph, "random_split")
     generator = torch.Generator().manual_seed(seed)
-    num_edges = graph[INTERACTS].edge_index.size(1)
     return _split_by_rank(graph, torch.randperm(num_edges, generator=generator), ratios)
 
 
 def temporal_split(graph: HeteroData, ratios: Sequence[float] = (0.8, 0.1, 0.1)) -> Split:
     """Per-user temporal split: each user's earliest interactions train, the latest test.
 
-    Ties in time keep edge order. Needs ``time`` on the interaction edges.
+    Ties in time keep edge order. Needs ``time`` on the interaction edges. ``ratios`` and
+    errors as :func:`random_split`.
     """
     if "time" not in graph[INTERACTS]:
         raise ValueError("temporal_split needs interaction timestamps ('time' edge attribute)")
+    _require_edges(graph, "temporal_split")
     return _split_by_rank(graph, graph[INTERACTS].time, ratios)
 
 
@@ -162,8 +222,10 @@ def leave_one_out(graph: HeteroData, order: str = "time", seed: int = 0) -> Spli
         seed: seeds ``order="random"``.
 
     Users with fewer than 3 interactions keep all of them in training (as SASRec does):
-    they have too little history to hold any out.
+    they have too little history to hold any out. A graph where no user has 3 (so the
+    test part would be empty) is a ``ValueError``.
     """
+    _require_edges(graph, "leave_one_out")
     if order == "time":
         if "time" not in graph[INTERACTS]:
             raise ValueError("leave_one_out(order='time') needs a 'time' edge attribute")
@@ -182,6 +244,10 @@ def leave_one_out(graph: HeteroData, order: str = "time", seed: int = 0) -> Spli
     test_ids = edge_order[held_out & (from_end == 0)]
     valid_ids = edge_order[held_out & (from_end == 1)]
     train_ids = edge_order[~held_out | (from_end >= 2)]
+    if test_ids.numel() == 0:
+        raise ValueError("leave_one_out holds out from users with at least 3 interactions; "
+                         f"no user has that many (the most is {int(degree.max())}), so the "
+                         "validation and test parts would be empty")
     return split_by_edge_ids(graph, train_ids, valid_ids, test_ids)
 
 
@@ -213,22 +279,36 @@ def fixed_split(
 ) -> Split:
     """A split given as ``(user index, item index)`` pairs per part (e.g. read from files).
 
-    The graph must contain every pair; a pair listed in two parts is an error.
+    The graph must contain every pair; a pair listed in two parts is an error, and so is
+    an empty training or test part, or an empty ``valid`` (pass ``None`` for none).
     """
-    def ids(pairs: tuple[Tensor, Tensor] | None) -> Tensor | None:
+    def ids(pairs: tuple[Tensor, Tensor] | None, part: str) -> Tensor | None:
         if pairs is None:
             return None
-        return torch.unique(edge_ids_of_pairs(graph, *pairs))
+        found = torch.unique(edge_ids_of_pairs(graph, *pairs))
+        if found.numel() == 0:
+            raise ValueError(f"fixed_split: the {part} part has no pairs"
+                             + (" (pass valid=None for no validation part)"
+                                if part == "validation" else ""))
+        return found
 
-    return split_by_edge_ids(graph, ids(train), ids(valid), ids(test))
+    return split_by_edge_ids(graph, ids(train, "training"), ids(valid, "validation"),
+                             ids(test, "test"))
 
 
 def holdout_validation(split: Split, ratio: float = 0.1, seed: int = 0) -> Split:
     """Moves a per-user random ``ratio`` of the training interactions to validation.
 
     For fixed splits without a validation part: early stopping then never looks at test.
+    ``ratio`` must lie in ``(0, 1)``; a training part too small to give any user's
+    interaction to validation is a ``ValueError``.
     """
     if split.valid is not None:
         raise ValueError("split already has a validation part")
-    inner = random_split(split.train, (1.0 - ratio, ratio, 0.0), seed=seed)
+    ratio = check_number("ratio", ratio, low=0, high=1, low_open=True, high_open=True)
+    seed = check_number("seed", seed, integer=True)
+    num_edges = _require_edges(split.train, "holdout_validation")
+    generator = torch.Generator().manual_seed(seed)
+    inner = _split_by_rank(split.train, torch.randperm(num_edges, generator=generator),
+                           (1.0 - ratio, ratio, 0.0), allow_no_test=True)
     return Split(train=inner.train, valid=inner.valid, test=split.test)

@@ -21,13 +21,22 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.ranking import mask_interactions, topk_items
 from graphrec.nn.losses import bpr_loss, l2_penalty
 from graphrec.sampling.batches import PairBatch, PairBatches
+
+
+def check_sizes(num_users: int, num_items: int) -> tuple[int, int]:
+    """``num_users`` and ``num_items`` as ints, each at least 1 (a model without users or
+    items has nothing to rank)."""
+    return (check_number("num_users", num_users, integer=True, low=1),
+            check_number("num_items", num_items, integer=True, low=1))
 
 
 class Recommender(nn.Module):
@@ -109,21 +118,59 @@ class Recommender(nn.Module):
         k: int = 10,
         exclude: Interactions | Sequence[Interactions] | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Top-``k`` items for ``users``, best first, skipping items in ``exclude``.
+        """Top-``k`` items for ``users``, best first, never an item in ``exclude``.
+
+        Args:
+            users: user indices (integers in ``[0, num_users)``; a tensor, array, list or
+                single int). Floats are refused rather than truncated (``0.7`` is not user 0).
+            k: how many items per user, a positive integer; it may exceed the number of
+                items (see padding below).
+            exclude: interactions whose items are never returned (e.g. the training ones).
 
         Returns:
-            ``(items, scores)``, both ``[len(users), k]``.
+            ``(items, scores)``, both ``[len(users), k]``. Where fewer than ``k`` items are
+            left for a user (``k`` above the number of items, or most of them excluded), the
+            row is padded at the end with item index ``-1`` and score ``-inf``; an excluded
+            item never appears.
+
+        Raises:
+            ValueError: ``k`` is not a positive integer, ``users`` are not integers, or a
+                user index is out of range.
         """
+        k = check_number("k", k, integer=True, low=1)
         was_training = self.training
         self.eval()
         try:
-            users = torch.as_tensor(users, dtype=torch.long, device=self.device).view(-1)
-            if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
-                raise ValueError(f"user index out of range [0, {self.num_users})")
+            users = self._user_indices(users)
             scores = self.scorer_from(exclude)(users).float().clone()
             return topk_items(mask_interactions(scores, users, exclude), k)
         finally:
             self.train(was_training)
+
+
+    def _user_indices(self, users: Tensor | Sequence[int] | int) -> Tensor:
+        """``users`` as a flat ``long`` tensor on the model's device, checked: integer
+        typed (no silent truncation of floats, no booleans) and in ``[0, num_users)``."""
+        if isinstance(users, Tensor):
+            dtype = users.dtype
+            integer = not (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool)
+            kind = str(dtype).removeprefix("torch.")
+        else:
+            array = np.asarray(users)
+            if array.size == 0:
+                array = array.astype(np.int64)
+            integer = array.dtype.kind in "iu"
+            kind = {"U": "str", "S": "bytes", "O": "object"}.get(array.dtype.kind,
+                                                                 str(array.dtype))
+            users = torch.from_numpy(array.astype(np.int64)) if integer else array
+        if not integer:
+            raise ValueError(f"users must be integer user indices (got {kind} values); "
+                             "convert ids with the graph's id_map, not by rounding")
+        users = users.to(device=self.device, dtype=torch.long).view(-1)
+        if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
+            bad = users[(users < 0) | (users >= self.num_users)][0]
+            raise ValueError(f"user index {int(bad)} out of range [0, {self.num_users})")
+        return users
 
 
 class EmbeddingRecommender(Recommender):
@@ -141,9 +188,8 @@ class EmbeddingRecommender(Recommender):
 
     def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4) -> None:
         super().__init__()
-        self.num_users = num_users
-        self.num_items = num_items
-        self.reg_weight = reg_weight
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        self.reg_weight = check_number("reg_weight", reg_weight, low=0)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError

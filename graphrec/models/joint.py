@@ -10,6 +10,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender, Recommender
 from graphrec.models.registry import register
@@ -108,7 +109,7 @@ class JointRecommender(Recommender):
             raise ValueError("the two models must be built with the same ItemEmbedding")
         self.sequence_model = sequence_model
         self.graph_model = graph_model
-        self.graph_weight = graph_weight
+        self.graph_weight = check_number("graph_weight", graph_weight, low=0)
         self.num_users = sequence_model.num_users
         self.num_items = sequence_model.num_items
 

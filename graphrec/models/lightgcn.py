@@ -8,10 +8,30 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.registry import register
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
 from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
+
+
+def check_edge_index(edge_index: Tensor, num_users: int, num_items: int,
+                     name: str = "edge_index", second: str = "item") -> Tensor:
+    """``edge_index`` as a ``[2, E]`` integer tensor whose rows lie in ``[0, num_users)`` and
+    ``[0, num_items)``; a clear ``ValueError`` otherwise (an index out of range would fail
+    later inside propagation, or silently alias another node)."""
+    edge_index = torch.as_tensor(edge_index)
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"{name} must have shape [2, E] (got {list(edge_index.shape)})")
+    if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer indices (got {edge_index.dtype})")
+    if edge_index.numel():
+        for row, count, what in ((0, num_users, "user"), (1, num_items, second)):
+            low, high = int(edge_index[row].min()), int(edge_index[row].max())
+            if low < 0 or high >= count:
+                raise ValueError(f"{name}[{row}] holds {what} indices in [{low}, {high}]; "
+                                 f"expected [0, {count})")
+    return edge_index.long()
 
 
 def bipartite_edge_index(user_item: Tensor, num_users: int) -> Tensor:
@@ -41,12 +61,12 @@ class LightGCN(EmbeddingRecommender):
         num_users, num_items: index space sizes.
         edge_index: ``[2, E]`` training (user, item) pairs.
         embedding_dim: :math:`d`.
-        num_layers: :math:`L`.
+        num_layers: :math:`L` (0: no propagation, i.e. BPR-MF).
         normalize: ``"sym"`` or ``"row"``.
         residual_alpha: residual weight to the layer-0 embeddings in each layer.
         reg_weight: L2 weight on the batch's layer-0 embeddings.
         init_std: layer-0 embeddings start from :math:`\mathcal{N}(0, \sigma^2)`
-            (0.1, as in the authors' code).
+            (0.1, as in the authors' code); must be positive.
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` holding the
             items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
             Without it, users and items share one table, as before.
@@ -72,9 +92,12 @@ class LightGCN(EmbeddingRecommender):
         item_embedding: ItemEmbedding | None = None,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
+        embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.init_std = init_std
+        self.num_layers = check_number("num_layers", num_layers, integer=True, low=0)
+        self.init_std = check_number("init_std", init_std, low=0, low_open=True)
+        residual_alpha = check_number("residual_alpha", residual_alpha)
+        edge_index = check_edge_index(edge_index, self.num_users, self.num_items)
         self.item_embedding = item_embedding
         check_shared_table(item_embedding, num_items, embedding_dim)
         # with a shared item table, this table holds the users only

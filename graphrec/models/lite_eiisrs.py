@@ -9,11 +9,12 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.graph.features import activity_features
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.factorization import als_factors, svd_factors
-from graphrec.models.lightgcn import bipartite_edge_index
+from graphrec.models.lightgcn import bipartite_edge_index, check_edge_index
 from graphrec.models.registry import register
 from graphrec.models.sociallgn import social_message_edges
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
@@ -242,6 +243,23 @@ class LiteEIISRS(EmbeddingRecommender):
         reg_weight: float = 1e-4,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
+        for name, value, low, integer in (
+                ("embedding_dim", embedding_dim, 1, True), ("num_layers", num_layers, 0, True),
+                ("num_social_layers", num_social_layers, 0, True),
+                ("token_dim", token_dim, 1, True), ("num_heads", num_heads, 1, True),
+                ("feature_hidden", feature_hidden, 1, True), ("blend_mf", blend_mf, 0, False),
+                ("blend_svd", blend_svd, 0, False)):
+            check_number(name, value, integer=integer, low=low)
+        for name, value in (("social_dropout", social_dropout), ("head_dropout", head_dropout)):
+            check_number(name, value, low=0, high=1, high_open=True)
+        for name, value in (("als_reg", als_reg), ("init_scale", init_scale)):
+            check_number(name, value, low=0, low_open=True)
+        check_number("residual_alpha", residual_alpha)
+        check_number("beta", beta)
+        edge_index = check_edge_index(edge_index, self.num_users, self.num_items)
+        if social_edge_index is not None:
+            social_edge_index = check_edge_index(social_edge_index, self.num_users,
+                                                 self.num_users, "social_edge_index", "user")
         for name, value, allowed in (("combine", combine, ("mean", "concat")),
                                      ("graph_normalize", graph_normalize, ("row", "sym")),
                                      ("graph_readout", graph_readout, ("last", "mean")),

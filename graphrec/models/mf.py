@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.registry import register
 from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
@@ -23,7 +24,8 @@ class MF(EmbeddingRecommender):
         embedding_dim: factor size :math:`d`.
         reg_weight: L2 weight on the batch's factors (see
             :class:`~graphrec.models.base.EmbeddingRecommender`).
-        init_std: factors start from :math:`\mathcal{N}(0, \sigma^2)`.
+        init_std: factors start from :math:`\mathcal{N}(0, \sigma^2)`; must be positive
+            (all-zero factors have zero BPR gradient and never move).
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
             factors (e.g. the table of a sequence model); it keeps its own values.
     """
@@ -44,8 +46,9 @@ class MF(EmbeddingRecommender):
         item_embedding: ItemEmbedding | None = None,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
+        embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
-        self.init_std = init_std
+        self.init_std = check_number("init_std", init_std, low=0, low_open=True)
         self.user_embedding = nn.Embedding(num_users, embedding_dim)
         self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
         self.item_embedding = item_embedding or nn.Embedding(num_items, embedding_dim)

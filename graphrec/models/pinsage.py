@@ -12,8 +12,9 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import HAS_TAG, INTERACTS, ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.models.registry import register
 from graphrec.nn.conv.pinsage_conv import PinSAGEConv
 from graphrec.sampling.neighborhoods import (
@@ -222,7 +223,8 @@ class PinSAGE(Recommender):
             :math:`\propto \deg(v)^\beta` over warm items (0: uniform).
         max_hard: hard negatives per query at the end of the curriculum.
         curriculum: add one hard negative per epoch.
-        hard_ranks: :math:`(r_1, r_2)` as fractions of the warm catalogue.
+        hard_ranks: :math:`(r_1, r_2)` as fractions of the warm catalogue,
+            :math:`0 \le r_1 \le r_2 \le 1`.
         hard_walks, hard_walk_length: walks per item for the hard-negative ranking.
         hard_pool: pool of hard negatives kept per item.
         margin: :math:`\Delta`.
@@ -294,7 +296,25 @@ class PinSAGE(Recommender):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        for name, value, low in (
+                ("embedding_dim", embedding_dim, 1), ("num_layers", num_layers, 1),
+                ("max_tags", max_tags, 1), ("num_walks", num_walks, 1),
+                ("walk_length", walk_length, 1), ("num_easy", num_easy, 1),
+                ("max_hard", max_hard, 0), ("hard_walks", hard_walks, 1),
+                ("hard_walk_length", hard_walk_length, 1), ("hard_pool", hard_pool, 1),
+                ("num_folds", num_folds, 1)):
+            check_number(name, value, integer=True, low=low)
+        check_number("num_neighbors", num_neighbors, integer=True, low=1, none_ok=True)
+        for name, value in (("restart_prob", restart_prob), ("cold_dropout", cold_dropout)):
+            check_number(name, value, low=0, high=1, high_open=True)
+        check_number("margin", margin, low=0)
+        check_number("easy_negative_power", easy_negative_power)
+        check_number("query_weight_exponent", query_weight_exponent, low=0)
+        if len(hard_ranks) != 2:
+            raise ValueError(f"hard_ranks must be a pair (r1, r2) (got {hard_ranks!r})")
+        low_rank = check_number("hard_ranks[0]", hard_ranks[0], low=0, high=1)
+        check_number("hard_ranks[1]", hard_ranks[1], low=low_rank, high=1)
         store = train_graph[INTERACTS]
         self.interactions = Interactions.from_graph(train_graph)
         # times aligned with the sorted (user, item) pairs of ``self.interactions``
@@ -329,9 +349,8 @@ class PinSAGE(Recommender):
         self.hard_walk_length, self.hard_pool = hard_walk_length, hard_pool
         if objective not in ("margin", "softmax"):
             raise ValueError(f"objective must be 'margin' or 'softmax' (got {objective!r})")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive (got {temperature})")
-        self.objective, self.temperature = objective, float(temperature)
+        self.objective = objective
+        self.temperature = check_number("temperature", temperature, low=0, low_open=True)
         self.margin, self.num_folds, self.seed = margin, num_folds, seed
         self.cold_dropout = cold_dropout
         self.query_weight_exponent = float(query_weight_exponent)

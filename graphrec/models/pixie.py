@@ -9,9 +9,10 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.walk_graph import WalkGraph
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.models.registry import register
 from graphrec.sampling.walks import visit_counts
 
@@ -34,7 +35,7 @@ class Pixie(Recommender):
         num_users, num_items: index space sizes.
         num_walks: walks per query.
         walk_length: steps per walk (an item → user → item hop is two).
-        restart_prob: restart probability per step.
+        restart_prob: restart probability per step, in ``[0, 1)``.
         weighted: walk :math:`\propto` interaction weights (e.g. play counts).
         seed: seeds the walks.
     """
@@ -46,10 +47,13 @@ class Pixie(Recommender):
                  walk_length: int = 8, restart_prob: float = 0.3, weighted: bool = False,
                  seed: int = 0) -> None:
         super().__init__()
-        self.num_users, self.num_items = int(num_users), int(num_items)
-        self.num_walks, self.walk_length = int(num_walks), int(walk_length)
-        self.restart_prob, self.weighted, self.seed = float(restart_prob), weighted, seed
-        self.register_buffer("tie_break", torch.zeros(num_items))
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        self.num_walks = check_number("num_walks", num_walks, integer=True, low=1)
+        self.walk_length = check_number("walk_length", walk_length, integer=True, low=1)
+        self.restart_prob = check_number("restart_prob", restart_prob, low=0, high=1,
+                                         high_open=True)
+        self.weighted, self.seed = weighted, seed
+        self.register_buffer("tie_break", torch.zeros(self.num_items))
         self.graph: WalkGraph | None = None
 
     @classmethod

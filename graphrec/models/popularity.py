@@ -10,7 +10,7 @@ from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.models.registry import register
 
 
@@ -24,9 +24,8 @@ class Popularity(Recommender):
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
-        self.num_users = num_users
-        self.num_items = num_items
-        self.register_buffer("item_score", torch.zeros(num_items))
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        self.register_buffer("item_score", torch.zeros(self.num_items))
 
     @classmethod
     def from_graph(cls, train_graph: HeteroData, **kwargs) -> Popularity:

@@ -6,7 +6,11 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from graphrec.models.registry import register
-from graphrec.models.sequential import SequentialRecommender, attention_mask
+from graphrec.models.sequential import (
+    SequentialRecommender,
+    attention_mask,
+    check_attention_args,
+)
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.causal_attention import CausalSelfAttention
 
@@ -70,6 +74,7 @@ class SASRec(SequentialRecommender):
         init_std: float | None = None,
         scale_embeddings: bool = True,
     ) -> None:
+        check_attention_args(heads, dropout)
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
                          item_embedding, init_std, scale_embeddings)
         self.position_embedding = nn.Embedding(maxlen, embedding_dim)

@@ -11,9 +11,10 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sequences import PADDING, Sequences
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table, init_normal_
 from graphrec.nn.seq.attention_block import SelfAttentionBlock
 from graphrec.nn.seq.mhc import expand_streams, merge_streams
@@ -32,6 +33,12 @@ def attention_mask(items: Tensor) -> Tensor:
     is_item = (items != PADDING).unsqueeze(1)
     diagonal = torch.eye(length, dtype=torch.bool, device=items.device)
     return causal & (is_item | diagonal)
+
+
+def check_attention_args(heads: int, dropout: float) -> None:
+    """``heads`` (an integer >= 1) and ``dropout`` (in ``[0, 1)``) of the attention models."""
+    check_number("heads", heads, integer=True, low=1)
+    check_number("dropout", dropout, low=0, high=1, high_open=True)
 
 
 class SequentialRecommender(Recommender):
@@ -96,13 +103,12 @@ class SequentialRecommender(Recommender):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES} (got {loss!r})")
-        self.num_users = num_users
-        self.num_items = num_items
-        self.embedding_dim = embedding_dim
-        self.maxlen = maxlen
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
+        self.embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
+        self.maxlen = check_number("maxlen", maxlen, integer=True, low=1)
         self.loss_name = loss
-        self.num_negatives = num_negatives
-        self.init_std = init_std
+        self.num_negatives = check_number("num_negatives", num_negatives, integer=True, low=1)
+        self.init_std = check_number("init_std", init_std, low=0, low_open=True, none_ok=True)
         self.scale_embeddings = scale_embeddings
         self.input_scale = math.sqrt(embedding_dim) if scale_embeddings else 1.0
         self.shared_items = check_shared_table(item_embedding, num_items, embedding_dim)
@@ -142,9 +148,10 @@ class SequentialRecommender(Recommender):
                      sinkhorn_iterations: int, sinkhorn_implicit_grad: bool = False) -> None:
         """Sets ``blocks`` (``num_blocks`` :class:`~graphrec.nn.seq.SelfAttentionBlock` around
         ``attention()`` layers) and the final layer norm that :meth:`run_blocks` uses."""
-        if mhc_expansion is not None and int(mhc_expansion) < 1:
-            raise ValueError(f"mhc_expansion must be None (plain residuals) or a stream count "
-                             f">= 1 (got {mhc_expansion!r})")
+        mhc_expansion = check_number("mhc_expansion", mhc_expansion, integer=True, low=1,
+                                     none_ok=True)
+        num_blocks = check_number("num_blocks", num_blocks, integer=True, low=0)
+        check_number("sinkhorn_iterations", sinkhorn_iterations, integer=True, low=1)
         self.num_blocks = num_blocks
         self.mhc_expansion = mhc_expansion
         self.blocks = torch.nn.ModuleList([

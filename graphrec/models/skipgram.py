@@ -32,11 +32,12 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.sessions import build_sessions, item_graph
 from graphrec.graph.side_info import SideField, side_fields
 from graphrec.graph.walk_graph import WalkGraph
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, check_sizes
 from graphrec.models.registry import register
 from graphrec.nn.conv.eges_conv import EGESConv
 from graphrec.nn.losses import sgns_loss
@@ -130,12 +131,17 @@ class SkipGram(Recommender):
         global_context: bool = False,
     ) -> None:
         super().__init__()
+        self.num_users, self.num_items = check_sizes(num_users, num_items)
         if corpus.num_tokens != num_items:
             raise ValueError(f"corpus vocabulary ({corpus.num_tokens}) != num_items "
                              f"({num_items})")
-        self.num_users, self.num_items = num_users, num_items
         self.corpus = corpus
-        self.embedding_dim = embedding_dim
+        self.embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
+        check_number("window", window, integer=True, low=1)
+        check_number("num_negatives", num_negatives, integer=True, low=0)
+        check_number("subsample", subsample, low=0)
+        if mode not in ("sequence", "set"):
+            raise ValueError(f"mode must be 'sequence' or 'set' (got {mode!r})")
         self.sampling = dict(window=window, num_negatives=num_negatives, subsample=subsample,
                              mode=mode, global_context=global_context)
         self.center = nn.Embedding(num_items, embedding_dim)

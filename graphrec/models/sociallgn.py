@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import FOLLOWS, INTERACTS, ITEM, USER
-from graphrec.models.lightgcn import LightGCN
+from graphrec.models.lightgcn import LightGCN, check_edge_index
 from graphrec.models.registry import register
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
 
@@ -99,6 +99,8 @@ class SocialLGN(LightGCN):
                          normalize="sym", reg_weight=reg_weight, init_std=init_std)
         self.social_conv = LightGCNConv(normalize="sym")
         self.fusion = GraphFusion(embedding_dim, fusion_norm)
+        social_edge_index = check_edge_index(social_edge_index, self.num_users, self.num_users,
+                                             "social_edge_index", "user")
         self.register_buffer("social_edge_index", social_edge_index, persistent=False)
         self.reset_parameters()
 

@@ -5,8 +5,13 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from graphrec.graph.checks import check_number
 from graphrec.models.registry import register
-from graphrec.models.sequential import SequentialRecommender, attention_mask
+from graphrec.models.sequential import (
+    SequentialRecommender,
+    attention_mask,
+    check_attention_args,
+)
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.seq.time_interval_attention import TimeIntervalAttention
 
@@ -67,9 +72,10 @@ class TiSASRec(SequentialRecommender):
         init_std: float | None = None,
         scale_embeddings: bool = True,
     ) -> None:
+        check_attention_args(heads, dropout)
         super().__init__(num_users, num_items, embedding_dim, maxlen, loss, num_negatives,
                          item_embedding, init_std, scale_embeddings)
-        self.time_span = time_span
+        self.time_span = check_number("time_span", time_span, integer=True, low=1)
         self.position_key = nn.Embedding(maxlen, embedding_dim)
         self.position_value = nn.Embedding(maxlen, embedding_dim)
         self.interval_key = nn.Embedding(time_span + 1, embedding_dim)

@@ -17,7 +17,9 @@ import torch
 from tqdm.auto import tqdm
 
 from graphrec.eval.evaluator import EvalResult, Evaluator
+from graphrec.eval.metrics import METRICS
 from graphrec.files import atomic_torch_save
+from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import Recommender
 from graphrec.sampling.stream_state import load_stream_state, stream_state
@@ -40,9 +42,40 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+def check_device(device: str | torch.device) -> None:
+    """Raises a ``ValueError`` unless ``device`` is ``"auto"``, ``"cpu"``, or a CUDA / MPS
+    device that this machine has (``"cuda"`` without a GPU fails here, not at the first
+    tensor moved there)."""
+    if isinstance(device, str) and device == "auto":
+        return
+    expected = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be {expected} (got {device!r})") from None
+    if parsed.type == "cpu":
+        return
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {device!r} requested but CUDA is not available on this "
+                             "machine (use device='cpu' or 'auto')")
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"device {device!r} requested but this machine has {count} CUDA "
+                             f"device(s) (cuda:0..cuda:{count - 1})")
+        return
+    if parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device {device!r} requested but MPS is not available on this "
+                             "machine (use device='cpu' or 'auto')")
+        return
+    raise ValueError(f"device must be {expected} (got {device!r})")
+
+
 @dataclass
 class TrainConfig:
-    """Settings of :class:`Trainer`.
+    """Settings of :class:`Trainer`, checked when the config is made (``ValueError`` naming
+    the setting and what it accepts).
 
     Attributes:
         epochs: maximum number of epochs.
@@ -51,14 +84,17 @@ class TrainConfig:
         weight_decay: Adam weight decay (models carry their own L2 terms; 0 by default).
         eval_every: evaluate on validation every N epochs.
         patience: stop after this many evaluations without improvement (0: never stop early).
-        metric: validation metric to select the best epoch, e.g. ``"ndcg@20"``.
-        ks: cut-offs of the evaluation.
-        device: ``"cpu"``, ``"cuda"``, ``"auto"``.
+        metric: validation metric to select the best epoch, e.g. ``"ndcg@20"``: a name of
+            :data:`graphrec.eval.metrics.METRICS` (or ``sampled_`` + one), ``@``, a cut-off
+            in ``ks``.
+        ks: cut-offs of the evaluation (positive integers).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, ``"auto"``; a device this
+            machine lacks is refused.
         seed: seeds initialisation, shuffling and negative sampling.
         checkpoint: path of the training state, written atomically after every epoch
             (resumable with ``Trainer.fit(resume=...)``; holds the best weights too).
         progress: show tqdm progress bars.
-        max_seconds: stop after this much training time (optional).
+        max_seconds: stop after this much training time (optional; positive).
         amp: compute the training loss under bfloat16 autocast on CUDA (no effect on
             other devices; bfloat16 needs no loss scaling).
         lr_decay: on a validation plateau, multiply the learning rate by this factor
@@ -85,8 +121,45 @@ class TrainConfig:
     lr_patience: int = 10
     min_lr: float = 0.0
 
+    def __post_init__(self) -> None:
+        # every setting is checked here, so a bad one fails when the config is made, with
+        # its name, rather than as a ZeroDivisionError or a NaN loss epochs later
+        for name, low in (("epochs", 1), ("batch_size", 1), ("eval_every", 1), ("patience", 0),
+                          ("lr_patience", 0)):
+            setattr(self, name, check_number(name, getattr(self, name), integer=True, low=low))
+        self.lr = check_number("lr", self.lr, low=0, low_open=True)
+        self.weight_decay = check_number("weight_decay", self.weight_decay, low=0)
+        self.min_lr = check_number("min_lr", self.min_lr, low=0)
+        self.lr_decay = check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+        self.max_seconds = check_number("max_seconds", self.max_seconds, low=0, low_open=True,
+                                        none_ok=True)
+        self.seed = check_number("seed", self.seed, integer=True)
+        if isinstance(self.ks, (str, bytes)) or not hasattr(self.ks, "__iter__"):
+            raise ValueError(f"ks must be a sequence of positive integers (got {self.ks!r})")
+        self.ks = tuple(check_number("ks", k, integer=True, low=1) for k in self.ks)
+        if not self.ks:
+            raise ValueError("ks must hold at least one cut-off (got an empty sequence)")
+        self.metric = _check_metric(self.metric, self.ks)
+        check_device(self.device)
+
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def _check_metric(metric: str, ks: tuple[int, ...]) -> str:
+    """``metric`` as ``name@k`` (optionally ``sampled_name@k``) with a known name and ``k``
+    among the evaluated cut-offs ``ks``; a ``ValueError`` naming the choices otherwise."""
+    form = (f"expected name@k with name one of {', '.join(METRICS)} (or 'sampled_' + name) "
+            f"and k in ks={list(ks)}")
+    if not isinstance(metric, str) or metric.count("@") != 1:
+        raise ValueError(f"metric {metric!r}: {form}")
+    name, k = metric.split("@")
+    if name.removeprefix("sampled_") not in METRICS:
+        raise ValueError(f"metric {metric!r}: unknown name {name!r}; {form}")
+    if not (k.isascii() and k.isdigit()) or int(k) not in ks:
+        raise ValueError(f"metric {metric!r}: cut-off {k!r} is not in ks={list(ks)} (add it "
+                         "to ks or choose another cut-off)")
+    return metric
 
 
 @dataclass

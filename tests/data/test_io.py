@@ -212,7 +212,7 @@ def test_download_failure_says_what_where_and_url(monkeypatch, tmp_path):
     assert "a.txt" in message and "b.txt" in message
     assert str(target) in message and URL in message
     assert "no network" in message
-    assert not any(target.iterdir())  # no partial download left behind
+    assert not (tmp_path / "data").exists()  # no folder, no partial download left behind
 
 
 def test_download_success_flattens_top_folder(monkeypatch, tmp_path):

@@ -24,3 +24,11 @@ def test_out_of_range_ids_are_rejected():
         Interactions(torch.tensor([[0], [5]]), num_users=1, num_items=5)
     with pytest.raises(ValueError, match="user index out of range"):
         Interactions(torch.tensor([[-1], [0]]), num_users=1, num_items=5)
+
+
+def test_contains_is_false_outside_the_item_range():
+    # key u * num_items + i: item -1 of user 1 would alias item 2 of user 0 without the test
+    interactions = Interactions(torch.tensor([[0, 1], [2, 0]]), 2, 3)
+    users = torch.tensor([1, 1, 0, 0])
+    items = torch.tensor([-1, 0, 2, 3])
+    assert interactions.contains(users, items).tolist() == [False, True, True, False]

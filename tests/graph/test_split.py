@@ -98,3 +98,53 @@ def test_fixed_split_and_holdout_validation():
     held = holdout_validation(split, 0.25, seed=0)
     assert _pairs(held.train) | _pairs(held.valid) == _pairs(split.train)
     assert len(_pairs(held.valid)) == 2 and _pairs(held.test) == _pairs(split.test)
+
+
+# ---------------------------------------------------------------- no empty part, ever
+
+
+@pytest.mark.parametrize("split_fn", [random_split, temporal_split])
+def test_ratios_leaving_no_training_or_test_share_are_refused(split_fn):
+    graph = _graph([10, 10])
+    # --valid-ratio 0.5 made (0, 0.5, 0.5): a model trained on nothing
+    with pytest.raises(ValueError, match="no share for training"):
+        split_fn(graph, (0.0, 0.5, 0.5))
+    # --valid-ratio 0 made (1, 0, 0): NaN test metrics
+    with pytest.raises(ValueError, match="no share for testing"):
+        split_fn(graph, (1.0, 0.0, 0.0))
+    for bad in ((-0.2, 0.6, 0.6), (0.8, float("nan"), 0.1), (0.8, 0.2), "abc"):
+        with pytest.raises(ValueError, match="three finite non-negative numbers"):
+            split_fn(graph, bad)
+
+
+def test_valid_ratio_zero_means_no_validation_part():
+    split = random_split(_graph([10, 10]), (0.8, 0.0, 0.2), seed=0)
+    assert split.valid is None
+    assert split.sizes() == {"train": 16, "valid": 0, "test": 4}
+
+
+def test_ratios_too_small_for_the_users_leave_a_part_empty_and_are_refused():
+    # RecBole's rule gives a 1-interaction user nothing to hold out: test would be empty
+    graph = _graph([1, 1, 1])
+    with pytest.raises(ValueError, match=r"leave the test part empty.*most any user has is 1"):
+        random_split(graph, (0.8, 0.0, 0.2))
+    with pytest.raises(ValueError, match=r"leave the validation part empty"):
+        random_split(graph, (0.8, 0.1, 0.1))
+    with pytest.raises(ValueError, match="no interactions"):
+        random_split(build_interaction_graph([], []))
+
+
+def test_leave_one_out_and_holdout_refuse_empty_parts():
+    with pytest.raises(ValueError, match="no user has that many"):
+        leave_one_out(_graph([2, 1]))
+    split = fixed_split(_graph([6, 6]), (torch.tensor([0, 1]), torch.tensor([0, 0])),
+                        (torch.tensor([0, 1]), torch.tensor([1, 1])))
+    # one training interaction per user: none can go to validation
+    with pytest.raises(ValueError, match="leave the validation part empty"):
+        holdout_validation(split, 0.1)
+    for ratio in (0.0, 1.0, -0.1, float("inf")):
+        with pytest.raises(ValueError, match=r"ratio must be a finite number in \(0, 1\)"):
+            holdout_validation(split, ratio)
+    with pytest.raises(ValueError, match="test part has no pairs"):
+        fixed_split(_graph([6]), (torch.tensor([0]), torch.tensor([0])),
+                    (torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long)))
