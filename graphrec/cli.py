@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from graphrec import serve
 from graphrec.eval.evaluator import Evaluator
 from graphrec.experiment import SPLITS, default_settings, make_split, run_experiment
 from graphrec.models import MODELS
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint", default=None, help="save the best model here")
     train.add_argument("--output", default=None, help="results JSON path")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    serve.add_commands(commands)  # recommend, export (graphrec/serve.py)
     return parser
 
 
@@ -100,6 +102,8 @@ def _load(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in serve.COMMANDS:
+        return serve.run(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if "WORLD_SIZE" not in os.environ:
         return _train(args, rank=0)
