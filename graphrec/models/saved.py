@@ -33,6 +33,7 @@ and ``recommend_for_items(raw_item_ids, k)`` (new users, through the model's
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import shutil
@@ -76,6 +77,9 @@ def _encode_argument(name: str, value: Any) -> Any:
     """A build argument as JSON (tuples tagged so they come back as tuples)."""
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SavedModelError(f"cannot save build argument {name!r} = {value} (JSON holds "
+                              "finite numbers only)")
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, tuple):
@@ -110,10 +114,17 @@ def _encode_attribute(where: str, key: str, value: Any) -> dict[str, Any]:
                                   f"{type(bad).__name__} (saved ids are str, int or float)")
         return {"kind": "id_map", "ids": ids}
     value = _scalar(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SavedModelError(f"cannot save graph[{where}].{key} = {value} (JSON holds finite "
+                              "numbers only; store it as a tensor)")
     if isinstance(value, _SCALARS):
         return {"kind": "value", "value": value}
     if isinstance(value, (list, tuple)):
         values = [_scalar(v) for v in value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise SavedModelError(f"cannot save graph[{where}].{key}: it holds a non-finite "
+                                  "number (JSON holds finite numbers only; store it as a "
+                                  "tensor)")
         if all(isinstance(v, _SCALARS) for v in values):
             return {"kind": "tuple" if isinstance(value, tuple) else "list", "values": values}
     raise SavedModelError(f"cannot save graph[{where}].{key}: a {type(value).__name__} is "
@@ -274,11 +285,22 @@ def save_model(model: Recommender, directory: str | Path,
                           json.dumps(json_safe(attributes), allow_nan=False))
         atomic_torch_save(known, staging / KNOWN)
         write_json(staging / CONFIG, config)  # last: a folder with a config is complete
+        _default_permissions(staging)
         _swap_in(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
+
+
+def _default_permissions(folder: Path) -> None:
+    """Temporary files and folders are private (0600 / 0700); a saved model gets the
+    permissions of any folder and file the user creates (0777 / 0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _swap_in(staging: Path, directory: Path) -> None:

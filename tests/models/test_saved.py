@@ -3,6 +3,7 @@ identically; raw ids, exclusion, new-user fold-in, atomic saves, safe loading.""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -403,6 +404,12 @@ def test_what_cannot_be_saved_is_named(split, tmp_path):
     with pytest.raises(SavedModelError, match=r"graph\['item'\]\.shelf: a object"):
         build_model("popularity", graph).save(tmp_path / "a")
     graph = community_graph()
+    graph[ITEM].scale = float("nan")
+    with pytest.raises(SavedModelError, match=r"graph\['item'\]\.scale = nan"):
+        build_model("popularity", graph).save(tmp_path / "a")
+    graph = community_graph()
+    with pytest.raises(SavedModelError, match="build argument 'reg_weight' = inf"):
+        build_model("mf", graph, reg_weight=float("inf")).save(tmp_path / "a")
     shared = ItemEmbedding(NUM_ITEMS, 8)
     with pytest.raises(SavedModelError, match="build argument 'item_embedding'"):
         build_model("mf", graph, embedding_dim=8, item_embedding=shared).save(tmp_path / "b")
@@ -444,3 +451,12 @@ def test_index_graph_without_raw_ids_uses_indices(tmp_path):
     loaded = graphrec.load(tmp_path / "m")
     assert loaded.user_ids.raw_ids == list(range(NUM_USERS))
     assert len(loaded.recommend([0], k=3)[0]) == 3
+
+
+def test_saved_folder_has_ordinary_permissions(trained, tmp_path):
+    trained["mf"].save(tmp_path / "m")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert all(path.stat().st_mode & 0o777 == 0o666 & ~umask
+               for path in (tmp_path / "m").iterdir())
