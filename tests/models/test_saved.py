@@ -142,9 +142,12 @@ def test_training_graph_round_trips_with_every_attribute(tmp_path):
     graph["tag"].id_map = IdMap(["t1", "t2", "t3"])
     graph["item", "has_tag", "tag"].edge_index = torch.tensor([[0, 1, 2], [0, 1, 2]])
     graph["item", "has_tag", "tag"].edge_weight = torch.tensor([1.0, 2.0, 3.0])
+    graph.source = "synthetic"  # graph-level attributes too
+    graph.day_seconds = torch.tensor(86400)
     build_model("popularity", graph).save(tmp_path / "m")
     loaded = graphrec.load(tmp_path / "m").graph
     assert loaded.node_types == graph.node_types and loaded.edge_types == graph.edge_types
+    assert loaded.source == "synthetic" and torch.equal(loaded.day_seconds, graph.day_seconds)
     for key in (*graph.node_types, *graph.edge_types):
         original, restored = graph[key], loaded[key]
         assert set(original.keys()) == set(restored.keys()), key
