@@ -14,11 +14,20 @@
 - ``item_scorer() -> callable(items) -> [B, num_items]``: item-to-item scores, for
   related-item evaluation (optional).
 - ``recommend(users, k, exclude=...)``: top-k items and scores, for people.
+- ``score_histories(histories) -> [H, num_items]``: scores for new users known only by their
+  items (fold-in): by default the sum of the history items' ``item_scorer`` rows; models
+  with a better fold-in override it (MF: ridge regression, LightGCN: propagation to a new
+  node, PinSAGE: the mean item embedding, sequence models: the history as input sequence).
+- ``embeddings() -> (user_emb, item_emb)``: exported embeddings whose inner products are
+  the scores (embedding models), for ``graphrec export``.
+- ``save(directory, exclude=...)``: the trained model as an artifact that
+  :func:`graphrec.load` reads back (:mod:`graphrec.models.saved`).
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -104,6 +113,39 @@ class Recommender(nn.Module):
         """``items -> [B, num_items]`` item-to-item scores (related items of a query item),
         for :class:`~graphrec.eval.item_to_item.ItemToItemEvaluator`."""
         raise NotImplementedError(f"{type(self).__name__} has no item-to-item scores")
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        """``[H, num_items]`` scores for ``H`` new users known only by their items.
+
+        ``histories`` holds one "user" row per history (``num_users = H``; item indices of
+        this model; ``edge_time`` / ``edge_order`` order the items where the model reads an
+        order). The default is item-to-item: the sum of the history items'
+        :meth:`item_scorer` rows (models without item-to-item scores raise
+        ``NotImplementedError``). Called under ``torch.no_grad()`` in eval mode by
+        :class:`~graphrec.models.saved.SavedModel`.
+        """
+        item_scores = self.item_scorer()
+        rows, items = histories.to(self.device).rows(
+            torch.arange(histories.num_users, device=self.device))
+        scores = item_scores(items).float()
+        return torch.zeros(histories.num_users, scores.size(1), device=scores.device,
+                           dtype=scores.dtype).index_add_(0, rows.to(scores.device), scores)
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        """``(user_emb [num_users, d], item_emb [num_items, d])`` whose inner products
+        are the model's scores (what ``graphrec export`` writes)."""
+        raise NotImplementedError(f"{type(self).__name__} has no user and item embeddings "
+                                  "whose inner products are its scores")
+
+    def save(self, directory: str | Path,
+             exclude: Interactions | Sequence[Interactions] | None = None) -> Path:
+        """Writes the trained model to ``directory`` (replaced atomically): its registry
+        name, the hyperparameters and training graph it was built from, its weights, and
+        ``exclude`` (extra known interactions, e.g. validation, to skip when recommending).
+        Read it back with :func:`graphrec.load`; see :mod:`graphrec.models.saved`."""
+        from graphrec.models.saved import save_model  # saved imports this module
+
+        return save_model(self, directory, exclude=exclude)
 
     @property
     def device(self) -> torch.device:
@@ -224,6 +266,10 @@ class EmbeddingRecommender(Recommender):
         user_emb, item_emb = self()
         item_t = item_emb.t().contiguous()
         return lambda users: user_emb[users.to(user_emb.device)] @ item_t
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        """``forward()`` (call it in eval mode: that is what the scores use)."""
+        return self()
 
     def item_scorer(self) -> Callable[[Tensor], Tensor]:
         """Inner products of the final item embeddings."""

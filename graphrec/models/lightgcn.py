@@ -1,6 +1,7 @@
 """LightGCN on the user–item graph."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -9,6 +10,7 @@ from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
 from graphrec.graph.checks import check_number
+from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.registry import register
 from graphrec.nn.conv.lightgcn_conv import LightGCNConv
@@ -117,16 +119,66 @@ class LightGCN(EmbeddingRecommender):
         nn.init.normal_(self.embedding.weight, std=self.init_std)
         self.conv.reset_parameters()
 
-    def forward(self) -> tuple[Tensor, Tensor]:
+    def layers(self) -> Iterator[Tensor]:
+        r"""The layer embeddings :math:`\mathbf{E}^{(0)}, \dots, \mathbf{E}^{(L)}` of all
+        nodes (users, then items), one at a time."""
         x0 = self.embedding.weight
         if self.item_embedding is not None:
             x0 = torch.cat([x0, self.item_embedding.weight])
-        x, total = x0, x0
+        x = x0
+        yield x0
         for _ in range(self.num_layers):
             x = self.conv(x, self.graph_edge_index, x0=x0)
-            total = total + x
+            yield x
+
+    def forward(self) -> tuple[Tensor, Tensor]:
+        total = None
+        for x in self.layers():
+            total = x if total is None else total + x
         out = total / (self.num_layers + 1)
         return out[: self.num_users], out[self.num_users:]
+
+    def fold_in_layer(self, message: Tensor) -> Tensor:
+        """A new user's next-layer embedding from its interaction ``message`` (LightGCN:
+        the message itself; the residual to its layer 0 is zero)."""
+        return message
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        r"""Fold-in: each history is a new user node connected to its items. Its layer 0
+        is zero (it has no trained embedding) and layer :math:`l + 1` is the propagation
+        of its items' layer-:math:`l` embeddings with this model's normalisation,
+
+        .. math::
+            \mathbf{e}_{u}^{(l+1)} = \sum_{i \in h} c_{ui}\, \mathbf{e}_i^{(l)}, \qquad
+            c_{ui} = \frac{1}{\sqrt{|h|\,(d_i + 1)}}\ (\text{sym}), \quad
+            \frac{1}{|h|}\ (\text{row}), \quad 1\ (\text{none})
+
+        read out as the layer mean. The approximation: the items' embeddings are those of
+        the training graph (the new edges would change them, and :math:`d_i + 1` is the
+        item's degree with the new edge).
+        """
+        num_users, num_items = self.num_users, self.num_items
+        histories = histories.to(self.device)
+        rows, items = histories.users, histories.indices
+        size = histories.user_degree().to(torch.float32)[rows]
+        normalize = self.conv.normalize
+        if normalize == "sym":
+            degree = torch.bincount(self.graph_edge_index[1], minlength=num_users + num_items)
+            coef = (size * (degree[num_users + items] + 1).to(torch.float32)).rsqrt()
+        elif normalize == "row":
+            coef = size.reciprocal()
+        else:
+            coef = torch.ones_like(size)
+        total = user_total = message = None
+        for x in self.layers():
+            total = x if total is None else total + x
+            user = (torch.zeros(histories.num_users, x.size(1), device=x.device, dtype=x.dtype)
+                    if message is None else self.fold_in_layer(message))  # layer 0: zero
+            user_total = user if user_total is None else user_total + user
+            message = torch.zeros_like(user).index_add_(
+                0, rows, coef.to(x.dtype).unsqueeze(1) * x[num_users + items])
+        scale = self.num_layers + 1
+        return (user_total / scale) @ (total[num_users:] / scale).t()
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         if self.item_embedding is not None:

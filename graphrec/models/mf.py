@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.checks import check_number
+from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
 from graphrec.models.registry import register
 from graphrec.nn.item_embedding import ItemEmbedding, check_shared_table
@@ -28,7 +30,19 @@ class MF(EmbeddingRecommender):
             (all-zero factors have zero BPR gradient and never move).
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
             factors (e.g. the table of a sequence model); it keeps its own values.
+
+    New users (:meth:`score_histories`) are folded in by ridge regression against the item
+    factors, with :attr:`fold_in_ridge` setting :math:`\lambda`.
     """
+
+    #: :math:`c` of the fold-in's ridge :math:`\lambda = c\,\overline{\lVert\mathbf{q}
+    #: \rVert^2}` (mean squared norm of the item factors, so it follows their scale). On
+    #: MovieLens-100K (random 80/10/10 split, seed 0), folding a trained user in from their
+    #: own training items gave top-10 lists sharing 77 % (30 epochs) / 76 % (150 epochs) of
+    #: the items of the user's trained vector, against 66 % / 65 % for the sum of the item
+    #: factors, 28-48 % for least squares over all items (unobserved = 0, as ALS) and 24 %
+    #: for popularity; c = 1 gave 70 %, c = 10 gave 73-76 %.
+    fold_in_ridge: ClassVar[float] = 3.0
 
     # measured on LastFM (docs/models.md); halving the learning rate after 10 validation
     # evaluations without a new best lets Adam's 5e-3 start settle into a better optimum
@@ -68,6 +82,33 @@ class MF(EmbeddingRecommender):
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         return self.user_embedding(users), self.item_embedding(items)
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        r"""Fold-in: each history's user vector is the ridge regression of score 1 on its
+        items' factors :math:`\mathbf{Q}_h`,
+
+        .. math::
+            \mathbf{p} = (\mathbf{Q}_h^\top \mathbf{Q}_h + \lambda \mathbf{I})^{-1}
+            \mathbf{Q}_h^\top \mathbf{1}, \qquad \hat y_i = \mathbf{p}^\top \mathbf{q}_i
+
+        (:attr:`fold_in_ridge`; the item factors stay fixed). BPR fits score differences
+        only, so the unobserved items are left out rather than regressed to 0.
+        """
+        items = self.item_embedding.weight
+        factors = items.double()
+        histories = histories.to(items.device)
+        rows, cols = histories.users, histories.indices
+        q = factors[cols]
+        dim = factors.size(1)
+        ridge = self.fold_in_ridge * factors.pow(2).sum(1).mean().clamp(min=1e-12)
+        outer = q.unsqueeze(2) * q.unsqueeze(1)
+        gram = torch.zeros(histories.num_users, dim, dim, dtype=factors.dtype,
+                           device=items.device).index_add_(0, rows, outer)
+        gram += ridge * torch.eye(dim, dtype=factors.dtype, device=items.device)
+        target = torch.zeros(histories.num_users, dim, dtype=factors.dtype,
+                             device=items.device).index_add_(0, rows, q)
+        users = torch.linalg.solve(gram, target)
+        return (users @ factors.t()).to(items.dtype)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "

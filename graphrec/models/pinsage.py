@@ -402,6 +402,28 @@ class PinSAGE(Recommender):
         self.full_sampler = MultiHopSampler(neighborhoods, self.num_layers)
         self.hard_negatives = self._hard_negative_pools(neighborhoods)
 
+    def get_extra_state(self) -> dict[str, Tensor]:
+        """What :meth:`fit` computed by random walks: the inference neighbourhood table and
+        the hard-negative pools (``{}`` before ``fit``). Walks differ between devices, so a
+        saved model keeps them rather than walking again."""
+        if self.full_sampler is None:
+            return {}
+        neighbors, weights = self.full_sampler.neighborhoods.table()
+        return {"neighbors": neighbors, "weights": weights,
+                "hard_negatives": self.hard_negatives}
+
+    def set_extra_state(self, state: dict[str, Tensor]) -> None:
+        if not state:
+            self.full_sampler = None
+            return
+        device = self.device
+        self.interactions = self.interactions.to(device)
+        neighborhoods = ImportanceNeighborhoods.from_interactions(
+            self.interactions, **self.walk_settings).to(device)
+        neighborhoods.set_table(state["neighbors"], state["weights"])
+        self.full_sampler = MultiHopSampler(neighborhoods, self.num_layers)
+        self.hard_negatives = state["hard_negatives"].to(device)
+
     def _hard_negative_pools(self, neighborhoods: ImportanceNeighborhoods) -> Tensor:
         """``[num_items, hard_pool]`` items of PPR ranks ``r1..r2`` per item (random warm
         items where the walks visited fewer than ``r1`` items)."""
@@ -514,6 +536,21 @@ class PinSAGE(Recommender):
         z = self.item_embeddings()
         users_z, z_t = self.user_embeddings(z), z.t().contiguous()
         return lambda users: users_z[users.to(z_t.device)] @ z_t
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        """A new user is what a trained one is: the mean of their items' embeddings."""
+        z = self.item_embeddings()
+        histories = histories.to(z.device)
+        sums = torch.zeros(histories.num_users, z.size(1), device=z.device, dtype=z.dtype)
+        sums.index_add_(0, histories.users, z[histories.indices])
+        profile = sums / histories.user_degree().clamp(min=1).unsqueeze(1).to(z.dtype)
+        return profile @ z.t()
+
+    def embeddings(self) -> tuple[Tensor, Tensor]:
+        """``(user_embeddings(), item_embeddings())``: the scores are their inner
+        products."""
+        z = self.item_embeddings()
+        return self.user_embeddings(z), z
 
     @torch.no_grad()
     def similar_items(self, items: Tensor, k: int = 10, backend: str = "torch"

@@ -28,7 +28,8 @@ class Pixie(Recommender):
     ``restart_prob`` per step (:func:`~graphrec.sampling.walks.visit_counts`) count item
     visits :math:`c_s(i)`; the score is :math:`c_s(i)` plus a popularity tie-break below 1
     (items no walk reached are ordered by training popularity). Pixie's early stopping and
-    multi-hit boosting are not implemented. No parameters: :meth:`fit` builds the graph.
+    multi-hit boosting are not implemented. No parameters: :meth:`fit` builds the graph
+    (kept in the state_dict as extra state, so a saved model walks the same graph).
     Walks are seeded by ``seed`` on every scorer call, so scores are reproducible.
 
     Args:
@@ -71,6 +72,21 @@ class Pixie(Recommender):
         tie[order] = torch.arange(self.num_items, 0, -1, device=tie.device,
                                   dtype=tie.dtype) / (self.num_items + 1)
         self.tie_break.copy_(tie)
+
+    def get_extra_state(self) -> dict[str, Tensor | None]:
+        """The walk graph ``fit`` built (its merged edges and weights), so a saved model
+        walks on the same graph after :meth:`set_extra_state` (``{}`` before ``fit``)."""
+        if self.graph is None:
+            return {}
+        return {"edge_index": self.graph.edge_index, "edge_weight": self.graph.weights}
+
+    def set_extra_state(self, state: dict[str, Tensor | None]) -> None:
+        if not state:
+            self.graph = None
+            return
+        # rebuilt from the merged edges: the same CSR rows and cumulative weights
+        self.graph = WalkGraph(state["edge_index"].to(self.tie_break.device),
+                               self.num_users + self.num_items, state["edge_weight"])
 
     def _visit_scores(self, nodes: Tensor, generator: torch.Generator) -> Tensor:
         if self.graph is None:

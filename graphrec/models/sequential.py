@@ -222,3 +222,9 @@ class SequentialRecommender(Recommender):
             return self.encode(items, positions, steps)[:, -1] @ table_t
 
         return score
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        """A new user's items are its input sequence (ordered by ``edge_time``, then
+        ``edge_order``), scored as a trained user's history is."""
+        return self.scorer_from(histories)(
+            torch.arange(histories.num_users, device=self.device))

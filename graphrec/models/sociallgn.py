@@ -1,6 +1,7 @@
 """SocialLGN: LightGCN on the interaction graph fused per layer with social propagation."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -116,15 +117,18 @@ class SocialLGN(LightGCN):
                 module.reset_parameters()
             self.social_conv.reset_parameters()
 
-    def forward(self) -> tuple[Tensor, Tensor]:
+    def layers(self) -> Iterator[Tensor]:
         x = self.embedding.weight
-        total = x
+        yield x
         for _ in range(self.num_layers):
             users = x[: self.num_users]
             social = self.social_conv(users, self.social_edge_index)
             propagated = self.conv(x, self.graph_edge_index)
             users_next = self.fusion(social, propagated[: self.num_users])
             x = torch.cat([users_next, propagated[self.num_users:]])
-            total = total + x
-        out = total / (self.num_layers + 1)
-        return out[: self.num_users], out[self.num_users:]
+            yield x
+
+    def fold_in_layer(self, message: Tensor) -> Tensor:
+        """A new user has no friends: its social message is zero, fused with the
+        interaction message as every user's is."""
+        return self.fusion(torch.zeros_like(message), message)

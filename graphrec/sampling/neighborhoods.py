@@ -165,6 +165,15 @@ class ImportanceNeighborhoods:
             self._table = self.sample(torch.arange(self.num_items, device=self.device))
         return self._table
 
+    def set_table(self, neighbors: Tensor, weights: Tensor) -> None:
+        """Uses a table :meth:`table` returned before (e.g. saved with a model) instead of
+        walking again: the same neighbourhoods on any device."""
+        shape = (self.num_items, self.num_neighbors)
+        if tuple(neighbors.shape) != shape or tuple(weights.shape) != shape:
+            raise ValueError(f"neighbors and weights must have shape {shape} (got "
+                             f"{tuple(neighbors.shape)} and {tuple(weights.shape)})")
+        self._table = (neighbors.to(self.device), weights.to(self.device))
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(num_items={self.num_items}, "
                 f"num_neighbors={self.num_neighbors}, num_walks={self.num_walks}, "
