@@ -131,6 +131,10 @@ class JointRecommender(Recommender):
                     ) -> Callable[[Tensor], Tensor]:
         return self.sequence_model.scorer_from(history)
 
+    def score_histories(self, histories: Interactions) -> Tensor:
+        """New users are scored by the sequence model (it is what ranks at inference)."""
+        return self.sequence_model.score_histories(histories)
+
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.sequence_model}, {self.graph_model}, "
                 f"graph_weight={self.graph_weight})")

@@ -206,6 +206,24 @@ class SkipGram(Recommender):
     def fit(self, train: Interactions) -> None:
         self.train_interactions = train
 
+    def get_extra_state(self) -> dict[str, Tensor]:
+        """The training interactions ``fit`` stored (users are scored from them), so a saved
+        or checkpointed model scores users alike after :meth:`set_extra_state`."""
+        if self.train_interactions is None:
+            return {}
+        train = self.train_interactions
+        return {"edge_index": torch.stack([train.users, train.indices])}
+
+    def set_extra_state(self, state: dict[str, Tensor]) -> None:
+        self.train_interactions = (None if not state else Interactions(
+            state["edge_index"], self.num_users, self.num_items))
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """Cosine similarities of the items' :math:`\\mathbf{H}` rows (a new user's history
+        is then scored as a trained user is: the sum over its items)."""
+        items = F.normalize(self.item_embeddings(), dim=-1)
+        return lambda query: items[query.to(items.device)] @ items.t()
+
     def scorer(self) -> Callable[[Tensor], Tensor]:
         if self.train_interactions is None:
             raise RuntimeError("fit(train) first: users are scored from their training items")

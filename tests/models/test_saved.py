@@ -65,6 +65,10 @@ def community_graph(num_users: int = NUM_USERS, num_items: int = NUM_ITEMS,
         social=follows, user_ids=[f"u{u}" for u in range(num_users)], item_ids=raw_items,
         item_features=x, keep_order=True)
     graph[ITEM].name = [f"item {raw}" for raw in raw_items]
+    # a side-information field (EGES): each item's community
+    graph["community"].num_nodes = communities
+    graph[ITEM, "in_community", "community"].edge_index = torch.stack(
+        [torch.arange(num_items), torch.arange(num_items) % communities])
     return graph
 
 
@@ -411,16 +415,22 @@ def test_what_cannot_be_saved_is_named(split, tmp_path):
     with pytest.raises(SavedModelError, match=r"graph\['item'\]\.scale = nan"):
         build_model("popularity", graph).save(tmp_path / "a")
     graph = community_graph()
-    with pytest.raises(SavedModelError, match="build argument 'reg_weight' = inf"):
-        build_model("mf", graph, reg_weight=float("inf")).save(tmp_path / "a")
+    with pytest.raises(ValueError, match="reg_weight"):  # refused before anything is built
+        build_model("mf", graph, reg_weight=float("inf"))
     shared = ItemEmbedding(NUM_ITEMS, 8)
     with pytest.raises(SavedModelError, match="build argument 'item_embedding'"):
         build_model("mf", graph, embedding_dim=8, item_embedding=shared).save(tmp_path / "b")
     with pytest.raises(SavedModelError, match="not built by from_graph"):
         MF(3, 4).save(tmp_path / "c")
     corpus = SkipGramCorpus.from_walks(torch.tensor([[0, 1, 2]]), 3)
-    with pytest.raises(SavedModelError, match="SkipGram is not a registered model"):
+    with pytest.raises(SavedModelError, match="SkipGram was not built by from_graph"):
         SkipGram(2, 3, corpus, embedding_dim=4).save(tmp_path / "d")
+
+    class Unregistered(MF):
+        pass
+
+    with pytest.raises(SavedModelError, match="Unregistered is not a registered model"):
+        Unregistered.from_graph(graph, embedding_dim=8).save(tmp_path / "e")
     assert not any(tmp_path.iterdir())  # nothing written by any of them
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("keep me")
