@@ -44,7 +44,7 @@ def test_flags_that_do_not_apply_are_rejected(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["graphrec train: error: model 'mf' has no hyperparameter 'num_layers'; it "
-                   "takes reg_weight, embedding_dim, init_std"]
+                   "takes embedding_dim, reg_weight, init_std"]
 
 
 @pytest.mark.parametrize("model, extra", [("sasrec", []), ("tisasrec", ["--mhc"])])
