@@ -164,12 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     plan: list[tuple[str, str, dict, dict]] = []
     if args.ablation:
         for label, (model_extra, train_extra) in ABLATION.items():
-            model_kwargs, train_kwargs = default_settings("lite_eiisrs")
+            model_kwargs, train_kwargs = default_settings("lite_eiisrs", dataset.name)
             plan.append((label, "lite_eiisrs", {**model_kwargs, **model_extra},
                          {**train_kwargs, **train_extra}))
     else:
         for name in (m.strip() for m in args.models.split(",") if m.strip()):
-            plan.append((name, name, *default_settings(name)))
+            plan.append((name, name, *default_settings(name, dataset.name)))
     runs: dict[str, list[dict]] = {label: [] for label, *_ in plan}
     example = None
     for seed in seeds:

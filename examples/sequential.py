@@ -153,7 +153,7 @@ def shared_table_model(name: str, split: Split, model_kwargs: dict[str, Any],
     (``None`` for the other variants), and the seconds spent training LightGCN first."""
     if name not in ("sasrec_warm", "sasrec_joint"):
         return None, 0.0
-    graph_kwargs, graph_train = default_settings("lightgcn")
+    graph_kwargs, graph_train = default_settings("lightgcn", args.dataset)
     graph_kwargs["embedding_dim"] = model_kwargs["embedding_dim"]
     num_items = split.train["item"].num_nodes
     if name == "sasrec_joint":
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if registered == "popularity":
                 model_kwargs, train_kwargs = {}, {"metric": "ndcg@10", "ks": evaluator_ks}
             else:
-                model_kwargs, train_kwargs = default_settings(registered)
+                model_kwargs, train_kwargs = default_settings(registered, args.dataset)
             model_kwargs.update(extra)
             for flag, key, target in (("blocks", "num_blocks", model_kwargs),
                                       ("maxlen", "maxlen", model_kwargs),

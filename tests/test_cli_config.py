@@ -155,3 +155,39 @@ def test_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"graphrec {__version__}"
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_lastfm_example_builds_what_the_cli_builds(monkeypatch, data_root):
+    """examples/lastfm_social.py trains every model with the settings `graphrec train --model M
+    --dataset lastfm` resolves (the same declared defaults and presets)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "lastfm_social.py"
+    spec = importlib.util.spec_from_file_location("lastfm_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    seen = {}
+
+    def capture(dataset, split, name, model_kwargs, config, **kwargs):
+        seen[name] = (model_kwargs, config)
+        if len(seen) == 5:
+            raise _Captured
+        return None, {"test": {"recall@20": 0.0, "ndcg@20": 0.0}, "epochs": 0,
+                      "best_epoch": None, "train_seconds": 0.0, "history": [], "config": {}}
+
+    monkeypatch.setattr(example, "run_experiment", capture)
+    with pytest.raises(_Captured):
+        example.main(["--root", str(data_root), "--quiet", "--max-seconds", "0"])
+    assert sorted(seen) == ["lightgcn", "lite_eiisrs", "mf", "popularity", "sociallgn"]
+    for name, (model_kwargs, config) in seen.items():
+        resolved = _resolved(["train", "--model", name, "--dataset", "lastfm"])
+        assert model_kwargs == resolved["hyperparameters"], name
+        for key, value in resolved["train"].items():
+            if key not in ("device", "progress", "max_seconds", "seed", "checkpoint"):
+                got = getattr(config, key)
+                assert (list(got) if isinstance(got, tuple) else got) == value, (name, key)
