@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from graphrec.data.errors import DataFormatError, DataNotFoundError
+from graphrec.data.errors import DataError
 from graphrec.experiment import RUN_KEYS, RUN_SECTIONS, SPLITS, replayable, run
 from graphrec.files import write_json
 from graphrec.models import MODELS
@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args, rank=world()[0])
         finally:
             close_distributed()
-    except (ValueError, KeyError, DataFormatError, DataNotFoundError, FileNotFoundError,
+    except (ValueError, KeyError, DataError, FileNotFoundError,
             IsADirectoryError, PermissionError) as error:
         if os.environ.get("GRAPHREC_DEBUG"):
             raise

@@ -191,3 +191,11 @@ def test_lastfm_example_builds_what_the_cli_builds(monkeypatch, data_root):
             if key not in ("device", "progress", "max_seconds", "seed", "checkpoint"):
                 got = getattr(config, key)
                 assert (list(got) if isinstance(got, tuple) else got) == value, (name, key)
+
+
+def test_data_errors_are_one_line_exit_2(tmp_path, capsys):
+    code = main(["train", "--model", "mf", "--dataset", "tsv", "--path", str(tmp_path),
+                 "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"graphrec train: error: {tmp_path} is a directory, expected a file"]
