@@ -4,20 +4,10 @@ The protocol of EGES (`Wang et al., KDD 2018 <https://arxiv.org/abs/1803.02349>`
 4.1) plus recommendation quality, prepared once per data set by
 :func:`~graphrec.graph.item_embedding_task.prepare_item_embedding_task` (data preparation,
 graph level; re-exported here with :class:`ItemEmbeddingTask` and :func:`corrupt_pairs`) and
-applied to any ``[num_items, d]`` embedding by :func:`evaluate_item_embeddings`:
+applied to any ``[num_items, d]`` embedding by :func:`evaluate_item_embeddings`.
 
-1. **leave-one-out**: per user, the last event (by time) is the recall target, the rest is
-   training (:func:`~graphrec.graph.split.leave_one_out`; its validation event is the
-   user's last *training* event, the query). Users with fewer than 3 events keep all in
-   training and are not evaluated.
-2. **sessions and item graph** from the training events only
-   (:func:`~graphrec.graph.sessions.build_sessions`,
-   :func:`~graphrec.graph.sessions.item_graph`).
-3. **cold items**: a seeded ``cold_fraction`` of the items of the item graph is removed
-   from training entirely (every session is cut where such an item occurred).
-4. **held-out edges**: a seeded ``holdout`` fraction of the item-graph edges among warm
-   items is removed from training. Edges are held out as *unordered pairs* (both
-   directions), so the reverse transition cannot leak the answer.
+The preparation (leave-one-out events, sessions and the item graph, cold items, held-out
+unordered pairs, corrupted negatives) is described there.
 
 Scores are cosine similarities of item embeddings. Link-prediction AUC compares held-out
 pairs :math:`(i, j)` (orientation drawn at random) with as many corrupted pairs
