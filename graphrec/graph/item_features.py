@@ -34,11 +34,14 @@ class TagBags(NamedTuple):
 
 
 def _tag_counts(graph: HeteroData) -> tuple[Tensor, Tensor, Tensor]:
-    """``(item, tag, count)`` of the tagging edges; ``count`` is 1 without ``edge_weight``."""
+    """``(item, tag, count)`` of the tagging edges (``count`` float64; 1 per edge without
+    ``edge_weight``)."""
     store = graph[HAS_TAG]
     item, tag = store.edge_index
     count = store.get("edge_weight")
-    count = torch.ones(item.numel()) if count is None else count.double()
+    # float64 either way: tag_popularity sums the counts into a float64 total
+    count = (torch.ones(item.numel(), dtype=torch.float64) if count is None
+             else count.double())
     return item, tag, count
 
 

@@ -328,5 +328,6 @@ def test_bad_objective_and_temperature():
     with pytest.raises(ValueError, match=r"ObjectiveSettings.temperature must be a finite "
                                          r"number > 0 \(got 0.0\)"):
         ObjectiveSettings(kind="softmax", temperature=0.0)
-    with pytest.raises(ValueError, match=r"objective must be ObjectiveSettings\(\.\.\.\) \(got 'softmax'\)"):
+    with pytest.raises(ValueError, match=r"objective must be ObjectiveSettings\(\.\.\.\) "
+                                         r"\(got 'softmax'\)"):
         _small_model(_graph(), objective="softmax")
