@@ -2,13 +2,17 @@
 baselines, no user or ablation runs): for trying settings one at a time.
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python benchmarks/pinsage_variants.py \\
-        --dataset lastfm --model-args '{"output_layer": true, "normalize_output": false}' \\
+        --dataset lastfm --model-args '{"output": {"dense_layers": true, "normalize": false}}' \\
         --epochs 40 [--cold]
 
 ``--model-args`` is JSON over the model's class defaults (the example's per-data-set
-settings are *not* applied). Prints the validation metrics per epoch, the test HR@10 / MRR
-(over the cold-target queries with ``--cold``, and over those whose target has features),
-and, for warm runs, the mean training degree of the top-10 items.
+settings are *not* applied); a typed group of PinSAGE's (``inputs``, ``neighborhoods``,
+``negatives``, ``objective``, ``output``) is an object of the fields it changes, merged
+into the group's defaults field by field (``{"negatives": {"max_hard": 0}}``).
+
+Prints the validation metrics per epoch, the test HR@10 / MRR (over the cold-target queries
+with ``--cold``, and over those whose target has features), and, for warm runs, the mean
+training degree of the top-10 items.
 """
 from __future__ import annotations
 
@@ -65,6 +69,8 @@ def main() -> None:
         target[test.users] = test.indices
         featured = users[example.items_with_features(split.train)[target[users]]]
     extra = json.loads(args.model_args)
+    if not isinstance(extra, dict):
+        parser.error(f"--model-args must be a JSON object (got {args.model_args!r})")
     train_extra = json.loads(args.train_args)
     # --seed seeds the model and the trainer, --split-seed the split, the queries and the
     # cold items (the example's --seed sets all of them)

@@ -25,21 +25,23 @@ from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph import INTERACTS, ITEM, USER
 from graphrec.graph.interactions import Interactions
 from graphrec.models.lite_eiisrs import SPEC_AS_WRITTEN
+from graphrec.models.registry import check_hyperparameters
 from graphrec.train import TrainConfig
 
 # Lite-EIISRS with one part toggled per row: (model arguments, trainer settings) over its
-# defaults. "spec as written" is the design document's configuration.
+# defaults; a typed group (``initial``, ``head``, ...) is a table of the fields it changes.
+# "spec as written" is the design document's configuration.
 ABLATION: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
-    "-blend": ({"blend_mf": 0.0}, {}),
-    "-mf": ({"use_mf": False, "blend_mf": 0.0}, {}),
-    "-svd": ({"use_svd": False}, {}),
-    "-mf-svd": ({"use_mf": False, "use_svd": False, "blend_mf": 0.0}, {}),
-    "+head": ({"use_head": True}, {}),
-    "+head-attention": ({"use_head": True, "use_attention": False}, {}),
-    "+head-features": ({"use_head": True, "use_features": False}, {}),
-    "+social": ({"use_social": True}, {}),
-    "row/last tower": ({"graph_normalize": "row", "graph_readout": "last"}, {}),
+    "-blend": ({"blend": {"mf": 0.0}}, {}),
+    "-mf": ({"initial": {"use_mf": False}, "blend": {"mf": 0.0}}, {}),
+    "-svd": ({"initial": {"use_svd": False}}, {}),
+    "-mf-svd": ({"initial": {"use_mf": False, "use_svd": False}, "blend": {"mf": 0.0}}, {}),
+    "+head": ({"head": {"enabled": True}}, {}),
+    "+head-attention": ({"head": {"enabled": True}, "fusion": {"use_attention": False}}, {}),
+    "+head-features": ({"head": {"enabled": True}, "fusion": {"use_features": False}}, {}),
+    "+social": ({"social": {"enabled": True}}, {}),
+    "row/last tower": ({"graph_tower": {"normalize": "row", "readout": "last"}}, {}),
     "spec as written": SPEC_AS_WRITTEN,
 }
 
@@ -165,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation:
         for label, (model_extra, train_extra) in ABLATION.items():
             model_kwargs, train_kwargs = default_settings("lite_eiisrs", dataset.name)
-            plan.append((label, "lite_eiisrs", {**model_kwargs, **model_extra},
+            for key, value in model_extra.items():  # a group's table: only its fields
+                model_kwargs[key] = ({**model_kwargs[key], **value} if isinstance(value, dict)
+                                     and isinstance(model_kwargs.get(key), dict) else value)
+            plan.append((label, "lite_eiisrs", check_hyperparameters("lite_eiisrs", model_kwargs),
                          {**train_kwargs, **train_extra}))
     else:
         for name in (m.strip() for m in args.models.split(",") if m.strip()):

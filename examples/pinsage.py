@@ -47,17 +47,31 @@ from graphrec.graph.build import HAS_TAG
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import Split, leave_one_out, select_edges
 from graphrec.models import build_model
+from graphrec.models.registry import check_hyperparameters
 from graphrec.presets import preset
 from graphrec.train import TrainConfig
 from graphrec.train.trainer import Trainer, seed_everything
 
 MODELS = ("pinsage", "pixie", "popularity", "lightgcn")
-# PinSAGE variants of the ablation rows: model arguments over the defaults
+# PinSAGE variants of the ablation rows: model arguments over the defaults (a typed group
+# of PinSAGE's, such as ``negatives``, as a table of the fields it changes)
 ABLATION: dict[str, dict] = {
     "pinsage": {},
-    "pinsage -hard negatives": {"max_hard": 0},
-    "pinsage -curriculum": {"curriculum": False},
+    "pinsage -hard negatives": {"negatives": {"max_hard": 0}},
+    "pinsage -curriculum": {"negatives": {"curriculum": False}},
 }
+
+
+def merge_settings(base: dict, over: dict) -> dict:
+    """``base`` with ``over``'s values; tables (typed groups) merged field by field, so a
+    row that changes ``negatives.max_hard`` keeps the preset's other settings."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_settings(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 # PinSAGE's per-data-set settings (round 3 of docs/pinsage.md: output gate, softmax
@@ -137,11 +151,11 @@ def settings(name: str, args: argparse.Namespace) -> tuple[dict, dict]:
 def train_model(name: str, split_train, train: Interactions, valid: Interactions | None,
                 evaluator, metric: str, args, model_extra: dict | None = None,
                 train_extra: dict | None = None):
-    """Builds ``name`` with its defaults (plus ``model_extra``) and trains it with the one
-    Trainer (``TrainConfig`` defaults plus ``train_extra``), early-stopping on
-    ``evaluator``'s ``metric``."""
+    """Builds ``name`` with its defaults (plus ``model_extra``, merged into typed groups
+    field by field and checked) and trains it with the one Trainer (``TrainConfig``
+    defaults plus ``train_extra``), early-stopping on ``evaluator``'s ``metric``."""
     model_kwargs, train_kwargs = settings(name, args)
-    model_kwargs.update(model_extra or {})
+    model_kwargs = check_hyperparameters(name, merge_settings(model_kwargs, model_extra or {}))
     train_kwargs.update({"metric": metric, **(train_extra or {})})
     config = TrainConfig(**train_kwargs)
     seed_everything(args.seed)

@@ -140,7 +140,7 @@ def default_settings(model_name: str, dataset: str | None = None
     train_kwargs = train_defaults(model_name)
     if dataset is not None:
         chosen = preset(model_name, dataset)
-        model_kwargs.update(chosen["hyperparameters"])
+        model_kwargs = _deep_merge(model_kwargs, chosen["hyperparameters"])  # groups too
         train_kwargs.update(chosen["train"])
     return model_kwargs, train_kwargs
 

@@ -3,7 +3,8 @@
 A preset is keyed by ``(model, dataset)`` and holds sections over the model's declared
 defaults (its constructor's hyperparameters, its ``train_defaults``):
 
-- ``hyperparameters``: model constructor arguments,
+- ``hyperparameters``: model constructor arguments; a typed group of them (a dataclass
+  default, e.g. PinSAGE's ``objective``) is a table of the fields it changes,
 - ``train``: :class:`~graphrec.train.TrainConfig` fields,
 - ``data``: keyword arguments of the data set's loader,
 - ``split``: the split policy (``name``, and ``order`` for leave-one-out).
@@ -21,17 +22,18 @@ from typing import Any
 # sigmoid) and the softmax objective beat the paper's unit-norm max-margin model on both
 # data sets, over three splits, and keep cold items calibrated. The evaluation protocol of
 # examples/pinsage.py is leave-one-out: MovieLens by time, LastFM a seeded random artist.
-_PINSAGE_ROUND_3 = {"output_gate": True, "objective": "softmax", "temperature": 0.05}
+_PINSAGE_ROUND_3 = {"output": {"gate": True},
+                    "objective": {"kind": "softmax", "temperature": 0.05}}
 
 PRESETS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
     ("pinsage", "movielens-100k"): {
-        "hyperparameters": dict(_PINSAGE_ROUND_3),
+        "hyperparameters": copy.deepcopy(_PINSAGE_ROUND_3),
         # release dates as 32 Gaussian bumps at date quantiles appended to the movie features
         "data": {"release_date_features": 32},
         "split": {"name": "loo", "order": "time"},
     },
     ("pinsage", "lastfm"): {
-        "hyperparameters": dict(_PINSAGE_ROUND_3),
+        "hyperparameters": copy.deepcopy(_PINSAGE_ROUND_3),
         # the softmax model peaks after 60-70 epochs: validate every second epoch
         # (validation is 40 % of an epoch's time)
         "train": {"eval_every": 2},

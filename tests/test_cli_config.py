@@ -52,13 +52,15 @@ def test_pinsage_example_uses_the_presets_the_cli_uses():
         model_kwargs, train_kwargs = example.settings("pinsage", args)
         config = _resolved(["train", "--model", "pinsage", "--dataset", dataset])
         assert model_kwargs == config["hyperparameters"]
-        assert config["hyperparameters"]["objective"] == "softmax"
+        assert config["hyperparameters"]["objective"] == {"kind": "softmax", "margin": 0.1,
+                                                          "temperature": 0.05}
+        assert config["hyperparameters"]["output"]["gate"] is True
         for key in ("lr", "eval_every", "patience", "batch_size"):
             assert train_kwargs[key] == config["train"][key]
     assert _resolved(["train", "--model", "pinsage", "--dataset", "movielens-100k"]
                      )["data"] == {"release_date_features": 32}
     assert _resolved(["train", "--model", "pinsage", "--dataset", "lastfm", "--preset", "none"]
-                     )["hyperparameters"]["objective"] == "margin"
+                     )["hyperparameters"]["objective"]["kind"] == "margin"
 
 
 def test_precedence_defaults_preset_file_set_flags(tmp_path):

@@ -18,6 +18,7 @@ from graphrec.experiment import default_settings, make_split, run_experiment
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import leave_one_out
 from graphrec.models import MODELS, LightGCN, PinSAGE, SASRec, build_model
+from graphrec.models.pinsage import NegativeSettings, NeighborhoodSettings
 from graphrec.sampling.negative import NegativeSampler
 from graphrec.sampling.neighborhoods import ImportanceNeighborhoods
 from graphrec.train.trainer import TrainConfig, Trainer
@@ -137,7 +138,9 @@ def test_importance_neighborhoods_on_cuda_keep_invariants_and_match_cpu_statisti
 
 def test_pinsage_trains_and_embeds_on_cuda_with_unit_norm(movielens):
     split = leave_one_out(movielens.graph, order="time")
-    model = PinSAGE.from_graph(split.train, embedding_dim=32, num_walks=64, hard_walks=64)
+    model = PinSAGE.from_graph(split.train, embedding_dim=32,
+                               neighborhoods=NeighborhoodSettings(num_walks=64),
+                               negatives=NegativeSettings(hard_walks=64))
     trainer = Trainer(model, TrainConfig(epochs=3, batch_size=256, lr=5e-3, device=str(CUDA),
                                          progress=False, seed=0))
     history = trainer.fit(Interactions.from_graph(split.train)).history

@@ -43,7 +43,9 @@ def test_every_ablation_row_builds_and_trains_one_step(tmp_path, load_example):
     assert "default" in example.ABLATION and "spec as written" in example.ABLATION
     batch = PairBatch(torch.tensor([0, 1]), torch.tensor([0, 2]), torch.tensor([4, 5]))
     for label, (model_extra, train_extra) in example.ABLATION.items():
-        model = build_model("lite_eiisrs", _graph(), embedding_dim=8, token_dim=8, **model_extra)
+        fusion = {"token_dim": 8, **model_extra.get("fusion", {})}
+        model = build_model("lite_eiisrs", _graph(), **{**model_extra, "embedding_dim": 8,
+                                                         "fusion": fusion})
         TrainConfig(**train_extra)  # valid trainer settings
         loss = model.loss(batch)
         loss.backward()

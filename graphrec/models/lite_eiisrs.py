@@ -1,6 +1,18 @@
-"""Lite-EIISRS: factorisation-initialised LightGCN and social towers fused by attention."""
+"""Lite-EIISRS: factorisation-initialised LightGCN and social towers fused by attention.
+
+The model's settings come in typed groups (frozen dataclasses, each field checked when the
+group is made), one per part of the design: :class:`InitialEmbeddingSettings` (the MF/SVD
+start), :class:`GraphTowerSettings`, :class:`SocialTowerSettings`, :class:`FusionSettings`
+(statistical features and token attention), :class:`HeadSettings` (output heads) and
+:class:`BlendSettings` (fixed factor channels at inference). A configuration file or
+``--set`` gives a group as a table of some of its fields
+(``hyperparameters.social.enabled = true``); in Python pass the dataclass
+(``LiteEIISRS.from_graph(graph, social=SocialTowerSettings(enabled=True))``) or a dict of
+fields to :func:`~graphrec.models.build_model`.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -9,7 +21,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
-from graphrec.graph.checks import check_number
+from graphrec.graph.checks import check_number, shown
 from graphrec.graph.features import activity_features
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
@@ -101,12 +113,187 @@ class OutputHead(nn.Module):
         return self.mlp(torch.cat([base, fused], dim=-1)) + self.beta * residual
 
 
+# --------------------------------------------------------------------------- settings
+def _set(group: Any, name: str, value: Any) -> None:
+    """Stores a checked (normalised) value in a frozen group."""
+    object.__setattr__(group, name, value)
+
+
+def _check_flags(group: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(group, name)
+        if not isinstance(value, bool):
+            raise ValueError(f"{type(group).__name__}.{name} must be True or False "
+                             f"(got {shown(value)})")
+
+
+def _check_choice(group: Any, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(group, name)
+    if value not in allowed:
+        raise ValueError(f"{type(group).__name__}.{name} must be one of {allowed} "
+                         f"(got {shown(value)})")
+
+
+def _check_group(name: str, value: Any, group: type) -> Any:
+    if not isinstance(value, group):
+        raise ValueError(f"{name} must be {group.__name__}(...) (got {shown(value)}); "
+                         f"build_model and configuration files take a table of its fields")
+    return value
+
+
+@dataclass(frozen=True)
+class InitialEmbeddingSettings:
+    r"""Step 1: :math:`U^{(0)}, V^{(0)}` and the factor tokens from closed-form
+    factorisations of the training matrix."""
+
+    use_mf: bool = True
+    """Least-squares MF factors (:func:`~graphrec.models.factorization.als_factors`)."""
+    use_svd: bool = True
+    """Truncated-SVD factors (:func:`~graphrec.models.factorization.svd_factors`)."""
+    combine: str = "mean"
+    r"""``"mean"`` or ``"concat"`` of the factorisations for :math:`U^{(0)}, V^{(0)}`."""
+    als_reg: float = 5.0
+    """L2 regularisation of the MF factors (greater than 0)."""
+    scale: float = 0.1
+    """Standard deviation each factorisation is rescaled to, and of the random start
+    without MF and SVD (greater than 0)."""
+    finetune_tokens: bool = False
+    """Train the MF/SVD fusion tokens too (fixed factors by default)."""
+    freeze: bool = False
+    r"""Keep :math:`U^{(0)}, V^{(0)}` at their closed-form start."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_flags(self, "use_mf", "use_svd", "finetune_tokens", "freeze")
+        _check_choice(self, "combine", ("mean", "concat"))
+        for field in ("als_reg", "scale"):
+            _set(self, field, check_number(f"{name}.{field}", getattr(self, field), low=0,
+                                           low_open=True))
+
+
+@dataclass(frozen=True)
+class GraphTowerSettings:
+    r"""Step 3: the LightGCN tower on :math:`U^{(0)}, V^{(0)}` (its depth is the model's
+    ``num_layers``)."""
+
+    normalize: str = "sym"
+    r"""``"sym"`` (LightGCN's :math:`D^{-1/2} A D^{-1/2}`) or ``"row"`` (the seed's
+    :math:`D^{-1}` propagation with a residual to layer 0)."""
+    readout: str = "mean"
+    r"""``"mean"`` of layers :math:`0..L` (as LightGCN) or the ``"last"`` layer."""
+    residual_alpha: float = 0.1
+    r""":math:`\alpha` of the ``"row"`` variant's residual (LightGCN's ``residual_alpha``)."""
+
+    def __post_init__(self) -> None:
+        _check_choice(self, "normalize", ("row", "sym"))
+        _check_choice(self, "readout", ("last", "mean"))
+        _set(self, "residual_alpha", check_number(f"{type(self).__name__}.residual_alpha",
+                                                  self.residual_alpha))
+
+
+@dataclass(frozen=True)
+class SocialTowerSettings:
+    """Step 3: :class:`~graphrec.nn.SocialConv` layers on the users (off by default: its
+    learned weights lowered validation NDCG on LastFM)."""
+
+    enabled: bool = False
+    """Use the social tower (when the graph has social edges and ``num_layers > 0``)."""
+    num_layers: int = 1
+    r""":math:`L_s` (at least 0)."""
+    input: str = "graph"
+    r"""``"graph"`` (the graph tower's user output) or ``"base"`` (:math:`U^{(0)}`)."""
+    dropout: float = 0.1
+    """Dropout of :class:`~graphrec.nn.SocialConv`, in [0, 1)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_flags(self, "enabled")
+        _set(self, "num_layers", check_number(f"{name}.num_layers", self.num_layers,
+                                              integer=True, low=0))
+        _check_choice(self, "input", ("base", "graph"))
+        _set(self, "dropout", check_number(f"{name}.dropout", self.dropout, low=0, high=1,
+                                           high_open=True))
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """Steps 2 and 4: the statistical-feature token and the attention fusion of a node's
+    tokens (:class:`TokenFusion`)."""
+
+    use_features: bool = True
+    """Add the activity features (through :class:`FeatureMLP`) as a token."""
+    feature_hidden: int = 64
+    """Hidden width of :class:`FeatureMLP` (at least 1)."""
+    token_dim: int = 64
+    """Width of each token (at least 1; divisible by ``num_heads``)."""
+    num_heads: int = 2
+    """Attention heads (at least 1)."""
+    use_attention: bool = True
+    """Self-attention among the tokens (``False``: the tokens concatenated)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_flags(self, "use_features", "use_attention")
+        for field in ("feature_hidden", "token_dim", "num_heads"):
+            _set(self, field, check_number(f"{name}.{field}", getattr(self, field),
+                                           integer=True, low=1))
+        if self.token_dim % self.num_heads:
+            raise ValueError(f"{name}.token_dim ({self.token_dim}) must be divisible by "
+                             f"num_heads ({self.num_heads})")
+
+
+@dataclass(frozen=True)
+class HeadSettings:
+    """Step 5: the fusion and output heads (:class:`TokenFusion`, :class:`OutputHead`)."""
+
+    enabled: bool = False
+    """Use the heads (``False``: the residual path alone)."""
+    residual: str = "graph"
+    r"""``"graph"`` (the graph tower's output) or ``"base"`` (:math:`U^{(0)}`) as the
+    residual."""
+    beta: float = 1.0
+    r""":math:`\beta`, the residual's weight."""
+    dropout: float = 0.0
+    """Dropout on the heads' input, in [0, 1)."""
+    zero_init: bool = True
+    """Start the heads' last layers at zero, so the model starts as its residual path."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_flags(self, "enabled", "zero_init")
+        _check_choice(self, "residual", ("base", "graph"))
+        _set(self, "beta", check_number(f"{name}.beta", self.beta))
+        _set(self, "dropout", check_number(f"{name}.dropout", self.dropout, low=0, high=1,
+                                           high_open=True))
+
+
+@dataclass(frozen=True)
+class BlendSettings:
+    r"""The fixed factor channels blended into the score at inference,
+    :math:`\hat y = s/\sigma + w_{MF}\, s_{MF}/\sigma_{MF} + w_{SVD}\, s_{SVD}/\sigma_{SVD}`
+    (0 leaves a channel out; a positive weight needs that factorisation)."""
+
+    mf: float = 0.1
+    r""":math:`w_{MF}` (at least 0)."""
+    svd: float = 0.0
+    r""":math:`w_{SVD}` (at least 0)."""
+
+    def __post_init__(self) -> None:
+        for field in ("mf", "svd"):
+            _set(self, field, check_number(f"{type(self).__name__}.{field}",
+                                           getattr(self, field), low=0))
+
+
 # The design document's configuration, word for word (model arguments, then trainer
-# settings): the ablation in docs/lastfm_social.md measures it against the defaults.
+# settings; groups as tables of the fields they change, as build_model and configuration
+# files take them): the ablation in docs/lastfm_social.md measures it against the defaults.
 SPEC_AS_WRITTEN: tuple[dict, dict] = (
-    {"num_layers": 2, "num_social_layers": 2, "graph_normalize": "row", "graph_readout": "last",
-     "social_input": "base", "head_residual": "base", "beta": 0.2, "use_head": True,
-     "head_zero_init": False, "use_social": True, "blend_mf": 0.0, "als_reg": 1.0},
+    {"num_layers": 2,
+     "initial": {"als_reg": 1.0},
+     "graph_tower": {"normalize": "row", "readout": "last"},
+     "social": {"enabled": True, "num_layers": 2, "input": "base"},
+     "head": {"enabled": True, "residual": "base", "beta": 0.2, "zero_init": False},
+     "blend": {"mf": 0.0}},
     {"lr": 1e-3, "batch_size": 1024, "epochs": 50, "eval_every": 1, "patience": 10},
 )
 
@@ -122,56 +309,56 @@ class LiteEIISRS(EmbeddingRecommender):
 
     * the MF/SVD start of :math:`U^{(0)}, V^{(0)}` (1.) under a LightGCN tower (3.,
       symmetric, layer mean) — the gain over LightGCN comes from here;
-    * the fixed MF factors blended into the score at inference (``blend_mf=0.1``):
+    * the fixed MF factors blended into the score at inference (``blend.mf=0.1``):
       :math:`\hat y = s/\sigma + 0.1\, s_{MF}/\sigma_{MF}`, each channel scaled by the
       standard deviation of its scores on a fixed sample of pairs. Training fits the
       learned part alone, so the closed-form factors, which were fitted to the training
       pairs, cannot teach the model to trust them more than unseen pairs warrant;
-    * off by default: the attention fusion and output head (4.–5., ``use_head``), and the
-      social tower (``use_social``). Trained end to end, the head's per-node inputs —
+    * off by default: the attention fusion and output head (4.–5., ``head.enabled``), and
+      the social tower (``social.enabled``). Trained end to end, the head's per-node inputs —
       among them the factor tokens fitted to the very pairs BPR trains on — let it fit the
       training pairs within ~10 epochs while validation falls; the social tower's
-      learned :math:`W_s` lowered validation NDCG too. With ``use_head=True`` the head
-      starts at zero (``head_zero_init``) on the graph tower's residual
-      (``head_residual="graph"``, :math:`\beta = 1`), so it can only refine the tower.
+      learned :math:`W_s` lowered validation NDCG too. With ``head.enabled=True`` the
+      head starts at zero (``head.zero_init``) on the graph tower's residual
+      (``head.residual="graph"``, :math:`\beta = 1`), so it can only refine the tower.
 
     1. **Initial embeddings** from the training matrix :math:`R`: least-squares MF
        factors (:func:`~graphrec.models.factorization.als_factors`) and truncated-SVD
        factors :math:`\tilde U \Sigma^{1/2}, \tilde V \Sigma^{1/2}`
        (:func:`~graphrec.models.factorization.svd_factors`), each rescaled by one constant
-       so its entries have standard deviation ``init_scale`` (directions and relative
+       so its entries have standard deviation ``initial.scale`` (directions and relative
        norms kept). :math:`U^{(0)}, V^{(0)}` — the one learnable table per node type — start
-       from their mean (``combine="mean"``) or concatenation; the factors themselves stay
-       fixed as the :math:`u_{MF}, u_{SVD}` fusion tokens (``finetune_tokens=True`` makes
-       them learnable copies instead).
+       from their mean (``initial.combine="mean"``) or concatenation; the factors
+       themselves stay fixed as the :math:`u_{MF}, u_{SVD}` fusion tokens
+       (``initial.finetune_tokens=True`` makes them learnable copies instead).
     2. **Statistical features** (:func:`~graphrec.graph.features.activity_features`:
        degree, total listening weight, tagging frequency, time-decayed activity; z-scored)
-       through :class:`FeatureMLP`.
+       through :class:`FeatureMLP` (``fusion.use_features``).
     3. **Towers** on :math:`U^{(0)}, V^{(0)}`: ``num_layers`` layers of
        :class:`~graphrec.nn.LightGCNConv` — the seed's row-normalised variant with residual
-       (``graph_normalize="row"``), :math:`U^{(l+1)} = D_u^{-1} R V^{(l)} + \alpha U^{(0)}`,
-       :math:`V^{(l+1)} = D_i^{-1} R^\top U^{(l)} + \alpha V^{(0)}`, or LightGCN's
-       symmetric :math:`D^{-1/2} A D^{-1/2}` (``"sym"``) — read out as the last layer
-       (:math:`U^{(L)}`, ``graph_readout="last"``) or the mean of layers
-       :math:`0..L` (``"mean"``, as LightGCN). Then ``num_social_layers``
+       (``graph_tower.normalize="row"``), :math:`U^{(l+1)} = D_u^{-1} R V^{(l)} + \alpha
+       U^{(0)}`, :math:`V^{(l+1)} = D_i^{-1} R^\top U^{(l)} + \alpha V^{(0)}`, or
+       LightGCN's symmetric :math:`D^{-1/2} A D^{-1/2}` (``"sym"``) — read out as the last
+       layer (:math:`U^{(L)}`, ``graph_tower.readout="last"``) or the mean of layers
+       :math:`0..L` (``"mean"``, as LightGCN). Then ``social.num_layers``
        :class:`~graphrec.nn.SocialConv` layers on the users: on :math:`U^{(0)}`
-       (``social_input="base"``) or on the graph tower's user output (``"graph"``).
+       (``social.input="base"``) or on the graph tower's user output (``"graph"``).
     4. **Fusion** (:class:`TokenFusion`): the seed leaves open what attends to what; here
        the sources of one node are that node's tokens — five for a user
        :math:`[u_{MF}, u_{SVD}, F_u, U^{(L)}, U_s^{(L_s)}]`, four for an item (no social) —
-       each projected to width ``token_dim``, with 2-head self-attention among them and a
-       residual. Shapes: users ``[U, 5, token_dim]`` → ``[U, 5 * token_dim]``.
+       each projected to width ``fusion.token_dim``, with 2-head self-attention among them
+       and a residual. Shapes: users ``[U, 5, token_dim]`` → ``[U, 5 * token_dim]``.
     5. **Output** (:class:`OutputHead`): :math:`u = \mathrm{MLP}([U^{(0)} \| U_{fused}]) +
-       \beta U^{(0)}`, items likewise; score :math:`u^\top v`. ``head_residual="graph"``
+       \beta U^{(0)}`, items likewise; score :math:`u^\top v`. ``head.residual="graph"``
        puts the graph tower's output in the residual instead of :math:`U^{(0)}`.
     6. **Loss**: BPR + ``reg_weight`` times the L2 penalty on the batch's rows of
        :math:`U^{(0)}, V^{(0)}` (:class:`~graphrec.models.base.EmbeddingRecommender`); the
        dense weights take the trainer's ``weight_decay``.
 
-    Every part can be switched off for ablations (``use_mf``, ``use_svd``,
-    ``use_features``, ``use_social``, ``use_attention``); with neither MF nor SVD,
-    :math:`U^{(0)}` starts random (:math:`\mathcal{N}(0, \text{init\_scale}^2)`) and there
-    are no factor tokens. The dense heads (fusion and output) run only on the rows a
+    Every part can be switched off for ablations (``initial.use_mf``, ``initial.use_svd``,
+    ``fusion.use_features``, ``social.enabled``, ``fusion.use_attention``); with neither MF
+    nor SVD, :math:`U^{(0)}` starts random (:math:`\mathcal{N}(0, \text{scale}^2)`) and
+    there are no factor tokens. The dense heads (fusion and output) run only on the rows a
     training batch needs; the sparse towers run on the whole graph once per step.
 
     Args:
@@ -180,21 +367,15 @@ class LiteEIISRS(EmbeddingRecommender):
         social_edge_index: ``[2, S]`` user pairs in message direction (``None``: no social).
         user_features, item_features: ``[N, F]`` statistical features (``None``: none).
         embedding_dim: width of each factorisation (and of :math:`U^{(0)}` with ``"mean"``).
-        num_layers, num_social_layers: :math:`L`, :math:`L_s`.
-        graph_normalize, graph_readout, social_input: tower variants (above).
-        head_residual: ``"base"`` (:math:`\beta U^{(0)}`) or ``"graph"``.
-        residual_alpha: residual weight of the ``"row"`` LightGCN variant (LightGCN's
-            ``residual_alpha``). beta: output residual.
-        combine: ``"mean"`` or ``"concat"`` for :math:`U^{(0)}`.
-        finetune_tokens: train the MF/SVD tokens too (fixed factors by default).
-        token_dim, num_heads: fusion token width and attention heads.
-        feature_hidden: hidden width of :class:`FeatureMLP`.
-        social_dropout: dropout of :class:`~graphrec.nn.SocialConv`.
-        head_dropout: dropout on the output heads' input.
-        head_zero_init: start the heads' last layers at zero, so the model starts as its
-            residual path.
-        freeze_initial: keep :math:`U^{(0)}, V^{(0)}` at their closed-form start.
-        als_reg, init_scale, seed: factorisation settings.
+        num_layers: :math:`L`, the graph tower's layers.
+        initial: the MF/SVD start (:class:`InitialEmbeddingSettings`).
+        graph_tower: the LightGCN tower's variant (:class:`GraphTowerSettings`).
+        social: the social tower (:class:`SocialTowerSettings`).
+        fusion: the feature token and the attention fusion (:class:`FusionSettings`).
+        head: the output heads (:class:`HeadSettings`).
+        blend: the factor channels blended in at inference (:class:`BlendSettings`; kept
+            as ``blend_settings``, ``blend`` being the weights in use).
+        seed: seeds the factorisations and the blend's sample of pairs.
         reg_weight: L2 weight on the batch's rows of :math:`U^{(0)}, V^{(0)}`.
     """
 
@@ -213,88 +394,49 @@ class LiteEIISRS(EmbeddingRecommender):
         item_features: Tensor | None = None,
         embedding_dim: int = 64,
         num_layers: int = 3,
-        num_social_layers: int = 1,
-        graph_normalize: str = "sym",
-        graph_readout: str = "mean",
-        social_input: str = "graph",
-        head_residual: str = "graph",
-        residual_alpha: float = 0.1,
-        beta: float = 1.0,
-        combine: str = "mean",
-        use_mf: bool = True,
-        use_svd: bool = True,
-        use_features: bool = True,
-        use_social: bool = False,
-        use_attention: bool = True,
-        finetune_tokens: bool = False,
-        token_dim: int = 64,
-        num_heads: int = 2,
-        feature_hidden: int = 64,
-        social_dropout: float = 0.1,
-        head_dropout: float = 0.0,
-        head_zero_init: bool = True,
-        use_head: bool = False,
-        blend_mf: float = 0.1,
-        blend_svd: float = 0.0,
-        freeze_initial: bool = False,
-        als_reg: float = 5.0,
-        init_scale: float = 0.1,
+        initial: InitialEmbeddingSettings = InitialEmbeddingSettings(),
+        graph_tower: GraphTowerSettings = GraphTowerSettings(),
+        social: SocialTowerSettings = SocialTowerSettings(),
+        fusion: FusionSettings = FusionSettings(),
+        head: HeadSettings = HeadSettings(),
+        blend: BlendSettings = BlendSettings(),
         seed: int = 0,
         reg_weight: float = 1e-4,
     ) -> None:
         super().__init__(num_users, num_items, reg_weight)
-        for name, value, low, integer in (
-                ("embedding_dim", embedding_dim, 1, True), ("num_layers", num_layers, 0, True),
-                ("num_social_layers", num_social_layers, 0, True),
-                ("token_dim", token_dim, 1, True), ("num_heads", num_heads, 1, True),
-                ("feature_hidden", feature_hidden, 1, True), ("blend_mf", blend_mf, 0, False),
-                ("blend_svd", blend_svd, 0, False)):
-            check_number(name, value, integer=integer, low=low)
-        for name, value in (("social_dropout", social_dropout), ("head_dropout", head_dropout)):
-            check_number(name, value, low=0, high=1, high_open=True)
-        for name, value in (("als_reg", als_reg), ("init_scale", init_scale)):
-            check_number(name, value, low=0, low_open=True)
-        check_number("residual_alpha", residual_alpha)
-        check_number("beta", beta)
+        check_number("embedding_dim", embedding_dim, integer=True, low=1)
+        check_number("num_layers", num_layers, integer=True, low=0)
+        self.initial = _check_group("initial", initial, InitialEmbeddingSettings)
+        self.graph_tower = _check_group("graph_tower", graph_tower, GraphTowerSettings)
+        self.social = _check_group("social", social, SocialTowerSettings)
+        self.fusion = _check_group("fusion", fusion, FusionSettings)
+        self.head = _check_group("head", head, HeadSettings)
+        self.blend_settings = _check_group("blend", blend, BlendSettings)
         edge_index = check_edge_index(edge_index, self.num_users, self.num_items)
         if social_edge_index is not None:
             social_edge_index = check_edge_index(social_edge_index, self.num_users,
                                                  self.num_users, "social_edge_index", "user")
-        for name, value, allowed in (("combine", combine, ("mean", "concat")),
-                                     ("graph_normalize", graph_normalize, ("row", "sym")),
-                                     ("graph_readout", graph_readout, ("last", "mean")),
-                                     ("social_input", social_input, ("base", "graph")),
-                                     ("head_residual", head_residual, ("base", "graph"))):
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed} (got {value!r})")
         self.embedding_dim = embedding_dim
         self.num_layers = num_layers
-        self.combine = combine
-        self.graph_readout = graph_readout
-        self.social_input = social_input
-        self.head_residual = head_residual
-        self.init_scale = init_scale
-        self.als_reg = als_reg
         self.seed = seed
-        self.finetune_tokens = finetune_tokens
-        self.head_zero_init = head_zero_init
-        self.use_head = use_head
-        self.blend = {name: weight for name, weight in (("mf", blend_mf), ("svd", blend_svd))
+        self.blend = {name: weight for name, weight in (("mf", blend.mf), ("svd", blend.svd))
                       if weight > 0}
-        missing = set(self.blend) - {n for n, on in (("mf", use_mf), ("svd", use_svd)) if on}
+        self.factors = [name for name, on in (("mf", initial.use_mf), ("svd", initial.use_svd))
+                        if on]
+        missing = set(self.blend) - set(self.factors)
         if missing:
             raise ValueError(f"blending {sorted(missing)} needs that factorisation switched on")
-        self.use_features = use_features and user_features is not None
-        self.use_social = use_social and social_edge_index is not None and num_social_layers > 0
-        self.factors = [name for name, on in (("mf", use_mf), ("svd", use_svd)) if on]
-        combined = len(self.factors) if combine == "concat" and self.factors else 1
+        self.use_features = fusion.use_features and user_features is not None
+        self.use_social = (social.enabled and social_edge_index is not None
+                           and social.num_layers > 0)
+        combined = len(self.factors) if initial.combine == "concat" and self.factors else 1
         self.base_dim = base_dim = embedding_dim * combined
         self.user_base = nn.Embedding(num_users, base_dim)
         self.item_base = nn.Embedding(num_items, base_dim)
         for name in self.factors:  # the fusion tokens: fixed factors or learnable copies
             for kind, count in (("user", num_users), ("item", num_items)):
                 table = torch.zeros(count, embedding_dim)
-                if finetune_tokens:
+                if initial.finetune_tokens:
                     self.register_parameter(f"{kind}_{name}", nn.Parameter(table))
                 else:
                     self.register_buffer(f"{kind}_{name}", table)
@@ -306,28 +448,35 @@ class LiteEIISRS(EmbeddingRecommender):
             torch.randint(num_items, (1 << 16,), generator=generator)]), persistent=False)
         self.register_buffer("graph_edge_index", bipartite_edge_index(edge_index, num_users),
                              persistent=False)
-        self.conv = LightGCNConv(normalize=graph_normalize,
-                                 alpha=residual_alpha if graph_normalize == "row" else 0.0)
+        self.conv = LightGCNConv(normalize=graph_tower.normalize,
+                                 alpha=(graph_tower.residual_alpha
+                                        if graph_tower.normalize == "row" else 0.0))
         if self.use_social:
             self.register_buffer("social_edge_index", social_edge_index, persistent=False)
             self.social_convs = nn.ModuleList(
-                SocialConv(base_dim, dropout=social_dropout) for _ in range(num_social_layers))
+                SocialConv(base_dim, dropout=social.dropout) for _ in range(social.num_layers))
         if self.use_features:
             self.register_buffer("user_features", user_features.float(), persistent=False)
             self.register_buffer("item_features", item_features.float(), persistent=False)
-            self.user_feature_mlp = FeatureMLP(user_features.size(1), feature_hidden, embedding_dim)
-            self.item_feature_mlp = FeatureMLP(item_features.size(1), feature_hidden, embedding_dim)
+            self.user_feature_mlp = FeatureMLP(user_features.size(1), fusion.feature_hidden,
+                                               embedding_dim)
+            self.item_feature_mlp = FeatureMLP(item_features.size(1), fusion.feature_hidden,
+                                               embedding_dim)
 
         token_dims = [embedding_dim] * len(self.factors)
         feature_dims = [embedding_dim] if self.use_features else []
         user_dims = token_dims + feature_dims + [base_dim] + ([base_dim] if self.use_social else [])
         item_dims = token_dims + feature_dims + [base_dim]
-        self.user_fusion = TokenFusion(user_dims, token_dim, num_heads, use_attention)
-        self.item_fusion = TokenFusion(item_dims, token_dim, num_heads, use_attention)
-        self.user_head = OutputHead(base_dim, self.user_fusion.out_channels, beta, head_dropout)
-        self.item_head = OutputHead(base_dim, self.item_fusion.out_channels, beta, head_dropout)
+        self.user_fusion = TokenFusion(user_dims, fusion.token_dim, fusion.num_heads,
+                                       fusion.use_attention)
+        self.item_fusion = TokenFusion(item_dims, fusion.token_dim, fusion.num_heads,
+                                       fusion.use_attention)
+        self.user_head = OutputHead(base_dim, self.user_fusion.out_channels, head.beta,
+                                    head.dropout)
+        self.item_head = OutputHead(base_dim, self.item_fusion.out_channels, head.beta,
+                                    head.dropout)
         self.reset_parameters()
-        if freeze_initial:
+        if initial.freeze:
             self.user_base.weight.requires_grad_(False)
             self.item_base.weight.requires_grad_(False)
 
@@ -349,11 +498,12 @@ class LiteEIISRS(EmbeddingRecommender):
         user_parts, item_parts = [], []
         for name in self.factors:
             if name == "mf":
-                users, items = als_factors(train, self.embedding_dim, self.als_reg, seed=self.seed)
+                users, items = als_factors(train, self.embedding_dim, self.initial.als_reg,
+                                           seed=self.seed)
             else:
                 users, items = svd_factors(train, self.embedding_dim, seed=self.seed)
             users, items = torch.as_tensor(users).float(), torch.as_tensor(items).float()
-            scale = self.init_scale / torch.cat([users, items]).std().clamp(min=1e-12)
+            scale = self.initial.scale / torch.cat([users, items]).std().clamp(min=1e-12)
             user_parts.append(users * scale)
             item_parts.append(items * scale)
             getattr(self, f"user_{name}").copy_(user_parts[-1])
@@ -361,11 +511,11 @@ class LiteEIISRS(EmbeddingRecommender):
         if not self.factors:
             generator = torch.Generator().manual_seed(self.seed)
             user_parts = [torch.randn(self.num_users, self.base_dim, generator=generator)
-                          * self.init_scale]
+                          * self.initial.scale]
             item_parts = [torch.randn(self.num_items, self.base_dim, generator=generator)
-                          * self.init_scale]
+                          * self.initial.scale]
         for table, parts in ((self.user_base, user_parts), (self.item_base, item_parts)):
-            table.weight.copy_(torch.cat(parts, -1) if self.combine == "concat"
+            table.weight.copy_(torch.cat(parts, -1) if self.initial.combine == "concat"
                                else torch.stack(parts).mean(0))
         modules = [self.user_fusion, self.item_fusion, self.user_head, self.item_head]
         if self.use_features:
@@ -376,7 +526,7 @@ class LiteEIISRS(EmbeddingRecommender):
             for child in module.modules():
                 if child is not module and hasattr(child, "reset_parameters"):
                     child.reset_parameters()
-        if self.head_zero_init:  # the heads start as the residual alone
+        if self.head.zero_init:  # the heads start as the residual alone
             for head in (self.user_head, self.item_head):
                 nn.init.zeros_(head.mlp[-1].weight)
                 nn.init.zeros_(head.mlp[-1].bias)
@@ -389,11 +539,12 @@ class LiteEIISRS(EmbeddingRecommender):
         for _ in range(self.num_layers):
             x = self.conv(x, self.graph_edge_index, x0=x0)
             total = total + x
-        if self.graph_readout == "mean":
+        if self.graph_tower.readout == "mean":
             x = total / (self.num_layers + 1)
         out = {"user_graph": x[: self.num_users], "item_graph": x[self.num_users:]}
         if self.use_social:
-            social = out["user_graph"] if self.social_input == "graph" else self.user_base.weight
+            social = (out["user_graph"] if self.social.input == "graph"
+                      else self.user_base.weight)
             for conv in self.social_convs:
                 social = conv(social, self.social_edge_index)
             out["user_social"] = social
@@ -414,9 +565,9 @@ class LiteEIISRS(EmbeddingRecommender):
         fusion = self.user_fusion if kind == "user" else self.item_fusion
         head = self.user_head if kind == "user" else self.item_head
         base = self.user_base if kind == "user" else self.item_base
-        residual = take(towers[f"{kind}_graph"]) if self.head_residual == "graph" else None
-        if not self.use_head:  # the residual path alone; the social tower refines it
-            if kind == "user" and self.use_social and self.social_input == "graph":
+        residual = take(towers[f"{kind}_graph"]) if self.head.residual == "graph" else None
+        if not self.head.enabled:  # the residual path alone; the social tower refines it
+            if kind == "user" and self.use_social and self.social.input == "graph":
                 residual = take(towers["user_social"])
             return head.beta * (take(base.weight) if residual is None else residual)
         return head(take(base.weight), fusion(sources), residual)

@@ -1,8 +1,18 @@
-r"""PinSAGE: importance-sampled graph convolution over items, trained on item pairs."""
+r"""PinSAGE: importance-sampled graph convolution over items, trained on item pairs.
+
+The model's settings come in typed groups (frozen dataclasses, each field checked when the
+group is made): :class:`PinSAGEInputs` (layer-0 inputs), :class:`NeighborhoodSettings`
+(importance neighbourhoods), :class:`NegativeSettings` (easy and hard negatives, the
+curriculum), :class:`ObjectiveSettings` (loss) and :class:`OutputSettings` (final dense
+layers, normalisation, gate). A configuration file or ``--set`` gives a group as a table of
+some of its fields (``hyperparameters.negatives.max_hard = 0``); in Python pass the
+dataclass (``PinSAGE.from_graph(graph, negatives=NegativeSettings(max_hard=0))``) or a dict
+of fields to :func:`~graphrec.models.build_model`.
+"""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,12 +21,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
-from graphrec.graph.build import HAS_TAG, INTERACTS, ITEM, USER
-from graphrec.graph.checks import check_number
+from graphrec.graph.build import INTERACTS, ITEM, USER
+from graphrec.graph.checks import check_number, shown
 from graphrec.graph.interactions import Interactions
+from graphrec.graph.item_features import item_input_features, tag_popularity, top_tags
 from graphrec.models.base import Recommender, check_sizes
 from graphrec.models.registry import register
 from graphrec.nn.conv.pinsage_conv import PinSAGEConv
+from graphrec.nn.item_input import ItemInput
+from graphrec.sampling.item_pairs import ItemPairBatch, ItemPairBatches
 from graphrec.sampling.neighborhoods import (
     ImportanceNeighborhoods,
     MultiHopSampler,
@@ -24,131 +37,171 @@ from graphrec.sampling.neighborhoods import (
 )
 from graphrec.sampling.walks import top_visited
 
-
-def top_tags(graph: HeteroData, max_tags: int = 10) -> tuple[Tensor, Tensor, int] | None:
-    """Each item's ``max_tags`` most applied tags and their L1-normalised counts, from
-    ``('item', 'has_tag', 'tag')`` (``edge_weight`` = tagging count); ``None`` when the
-    graph has no tags.
-
-    Returns:
-        ``(tags [I, max_tags], weights [I, max_tags], num_tags)``; padding is tag
-        ``num_tags`` with weight 0.
-    """
-    if HAS_TAG not in graph.edge_types:
-        return None
-    store = graph[HAS_TAG]
-    num_items, num_tags = int(graph[ITEM].num_nodes), int(graph["tag"].num_nodes)
-    item, tag = store.edge_index
-    count = store.get("edge_weight")
-    count = torch.ones(item.numel()) if count is None else count.double()
-    # sort by (item asc, count desc, tag asc): a tag's rank within its item is its column
-    order = torch.sort(tag, stable=True).indices
-    order = order[torch.sort(-count[order], stable=True).indices]
-    order = order[torch.sort(item[order], stable=True).indices]
-    item, tag, count = item[order], tag[order], count[order]
-    degree = torch.bincount(item, minlength=num_items)
-    rank = torch.arange(item.numel()) - (torch.cumsum(degree, 0) - degree)[item]
-    keep = rank < max_tags
-    tags = torch.full((num_items, max_tags), num_tags, dtype=torch.long)
-    weights = torch.zeros(num_items, max_tags)
-    tags[item[keep], rank[keep]] = tag[keep]
-    weights[item[keep], rank[keep]] = count[keep].float()
-    weights /= weights.sum(1, keepdim=True).clamp(min=1e-12)
-    return tags, weights, num_tags
+# re-exported: their homes are graphrec.graph.item_features, graphrec.nn.item_input and
+# graphrec.sampling.item_pairs
+__all__ = ["ItemInput", "ItemPairBatch", "ItemPairBatches", "NegativeSettings",
+           "NeighborhoodSettings", "ObjectiveSettings", "OutputSettings", "PinSAGE",
+           "PinSAGEInputs", "tag_popularity", "top_tags"]
 
 
-def tag_popularity(graph: HeteroData) -> Tensor | None:
-    r"""Per item, :math:`\log(1 + c_v) / \max_{v'} \log(1 + c_{v'})` with :math:`c_v` the
-    item's total tagging count in ``('item', 'has_tag', 'tag')`` (``[I, 1]``); ``None``
-    without tags. Tagging is side information (who tagged an artist, not who listened), so
-    items without training interactions have it too: it tells a cold item's embedding how
-    much attention the item gets, which the L1-normalised tag bag of :func:`top_tags` drops.
-    """
-    if HAS_TAG not in graph.edge_types:
-        return None
-    store = graph[HAS_TAG]
-    item = store.edge_index[0]
-    count = store.get("edge_weight")
-    count = torch.ones(item.numel()) if count is None else count.double()
-    total = torch.zeros(int(graph[ITEM].num_nodes), dtype=torch.float64).index_add_(
-        0, item, count)
-    value = torch.log1p(total)
-    return (value / value.max().clamp(min=1e-12)).float().unsqueeze(1)
+# --------------------------------------------------------------------------- settings
+def _set(group: Any, name: str, value: Any) -> None:
+    """Stores a checked (normalised) value in a frozen group."""
+    object.__setattr__(group, name, value)
 
 
-class ItemInput(nn.Module):
-    r"""Layer-0 item representations: projected features, optionally plus an id embedding.
-
-    .. math::
-        \mathbf{h}^{(0)}_v = \mathbf{P}\mathbf{x}_v + \sum_t \beta_{vt}\,\mathbf{e}_t
-            + m_v\,\mathbf{e}_v
-
-    with dense features :math:`\mathbf{x}_v` (e.g. MovieLens genres and year), a bag of the
-    item's top tags weighted by their share :math:`\beta_{vt}` (LastFM), and an id embedding
-    masked by :math:`m_v = 1` only for items with training interactions: an item that only
-    has features (a cold item) is represented by its features, never by an untrained id row.
-    """
-
-    def __init__(self, num_items: int, channels: int, x: Tensor | None = None,
-                 tags: tuple[Tensor, Tensor, int] | None = None,
-                 use_id_embedding: bool = True) -> None:
-        super().__init__()
-        self.lin = None if x is None else nn.Linear(x.size(1), channels)
-        self.register_buffer("x", None if x is None else x.float(), persistent=False)
-        self.tag_embedding = None
-        if tags is not None:
-            tag_index, tag_weight, num_tags = tags
-            self.tag_embedding = nn.EmbeddingBag(num_tags + 1, channels, mode="sum",
-                                                 padding_idx=num_tags)
-            self.register_buffer("tag_index", tag_index, persistent=False)
-            self.register_buffer("tag_weight", tag_weight, persistent=False)
-        self.id_embedding = nn.Embedding(num_items, channels) if use_id_embedding else None
-        self.register_buffer("warm", torch.ones(num_items, 1))
-        if self.lin is None and self.tag_embedding is None and self.id_embedding is None:
-            raise ValueError("PinSAGE needs item features, tags or an id embedding")
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        if self.lin is not None:
-            self.lin.reset_parameters()
-        if self.tag_embedding is not None:
-            nn.init.normal_(self.tag_embedding.weight, std=0.1)
-            with torch.no_grad():
-                self.tag_embedding.weight[-1].zero_()
-        if self.id_embedding is not None:
-            nn.init.normal_(self.id_embedding.weight, std=0.1)
-
-    def forward(self, items: Tensor, drop_id: Tensor | None = None) -> Tensor:
-        """``[len(items), d]``; ``drop_id`` (boolean, like ``items``) treats those items as
-        cold: their id embedding is left out."""
-        out = 0
-        if self.lin is not None:
-            out = out + self.lin(self.x[items])
-        if self.tag_embedding is not None:
-            out = out + self.tag_embedding(self.tag_index[items],
-                                           per_sample_weights=self.tag_weight[items])
-        if self.id_embedding is not None:
-            mask = self.warm[items]
-            if drop_id is not None:
-                mask = mask * (~drop_id).unsqueeze(1).to(mask.dtype)
-            out = out + self.id_embedding(items) * mask
-        return out
+def _check_flags(group: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(group, name)
+        if not isinstance(value, bool):
+            raise ValueError(f"{type(group).__name__}.{name} must be True or False "
+                             f"(got {shown(value)})")
 
 
-@dataclass
-class ItemPairBatch:
-    """Query items, their positives, negatives shared by the batch, per-query hard
-    negatives (``[B, k]``, ``k`` may be 0) and the sampled computation graph of all of them
-    (``subgraph.target_index`` is laid out as ``[query | positive | easy | hard]``)."""
+def _check_group(name: str, value: Any, group: type) -> Any:
+    if not isinstance(value, group):
+        raise ValueError(f"{name} must be {group.__name__}(...) (got {shown(value)}); "
+                         f"build_model and configuration files take a table of its fields")
+    return value
 
-    query: Tensor
-    positive: Tensor
-    easy_negatives: Tensor
-    hard_negatives: Tensor
-    subgraph: SampledSubgraph
 
-    def __len__(self) -> int:
-        return int(self.query.numel())
+@dataclass(frozen=True)
+class PinSAGEInputs:
+    """Layer-0 item inputs (:class:`~graphrec.nn.ItemInput`, made by
+    :func:`~graphrec.graph.item_features.item_input_features`)."""
+
+    use_features: bool = True
+    """Project the item store's dense features ``x`` (e.g. MovieLens genres and year)."""
+    use_tags: bool = True
+    """Add the weighted bag of each item's top tags (``('item', 'has_tag', 'tag')``)."""
+    use_tag_popularity: bool = True
+    """With tags, append :func:`~graphrec.graph.item_features.tag_popularity` (log total
+    tagging count) to the dense features."""
+    use_id_embedding: bool = True
+    """Add an id embedding, used only by items with training interactions."""
+    max_tags: int = 10
+    """Tags per item in the bag (at least 1)."""
+
+    def __post_init__(self) -> None:
+        _check_flags(self, "use_features", "use_tags", "use_tag_popularity",
+                     "use_id_embedding")
+        _set(self, "max_tags", check_number("PinSAGEInputs.max_tags", self.max_tags,
+                                            integer=True, low=1))
+
+
+@dataclass(frozen=True)
+class NeighborhoodSettings:
+    """Importance neighbourhoods: the top-:math:`T` items visited by walks with restart on
+    the item–user–item graph
+    (:class:`~graphrec.sampling.neighborhoods.ImportanceNeighborhoods`)."""
+
+    num_neighbors: int | None = None
+    r""":math:`T`, neighbours kept per item (at least 1; ``None``: the sampler's default,
+    scaled to the catalogue)."""
+    num_walks: int = 256
+    """Walks per item (at least 1)."""
+    walk_length: int = 6
+    """Item–user–item steps per walk (at least 1)."""
+    restart_prob: float = 0.5
+    """Probability of returning to the start item at each step, in [0, 1)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _set(self, "num_neighbors", check_number(f"{name}.num_neighbors", self.num_neighbors,
+                                                 integer=True, low=1, none_ok=True))
+        for field in ("num_walks", "walk_length"):
+            _set(self, field, check_number(f"{name}.{field}", getattr(self, field),
+                                           integer=True, low=1))
+        _set(self, "restart_prob", check_number(f"{name}.restart_prob", self.restart_prob,
+                                                low=0, high=1, high_open=True))
+
+
+@dataclass(frozen=True)
+class NegativeSettings:
+    r"""Easy and hard negatives (see :class:`PinSAGE`) and the hard-negative curriculum."""
+
+    num_easy: int = 500
+    """Easy negatives shared by a batch (at least 1; the paper's 500 per batch of 512)."""
+    easy_negative_power: float = 0.0
+    r""":math:`\beta` of the easy negatives' distribution :math:`\propto \deg(v)^\beta` over
+    the items with training interactions (0: uniform, as in the paper)."""
+    max_hard: int = 6
+    """Hard negatives per query at the end of the curriculum (0: none)."""
+    curriculum: bool = True
+    """Add one hard negative per epoch (``False``: ``max_hard`` from the start)."""
+    hard_ranks: tuple[float, float] = (0.02, 0.10)
+    r""":math:`(r_1, r_2)`: the band of personalised-PageRank ranks hard negatives come
+    from, as fractions of the warm catalogue, :math:`0 \le r_1 \le r_2 \le 1`."""
+    hard_walks: int = 256
+    """Walks per item for the hard-negative ranking (at least 1)."""
+    hard_walk_length: int = 8
+    """Steps per walk of the hard-negative ranking (at least 1)."""
+    hard_pool: int = 32
+    """Hard negatives kept per item, drawn once in ``fit`` (at least 1)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for field, low in (("num_easy", 1), ("max_hard", 0), ("hard_walks", 1),
+                           ("hard_walk_length", 1), ("hard_pool", 1)):
+            _set(self, field, check_number(f"{name}.{field}", getattr(self, field),
+                                           integer=True, low=low))
+        _set(self, "easy_negative_power", check_number(f"{name}.easy_negative_power",
+                                                       self.easy_negative_power))
+        _check_flags(self, "curriculum")
+        ranks = self.hard_ranks
+        if not isinstance(ranks, (tuple, list)) or len(ranks) != 2:
+            raise ValueError(f"{name}.hard_ranks must be a pair (r1, r2) (got {shown(ranks)})")
+        low_rank = check_number(f"{name}.hard_ranks[0]", ranks[0], low=0, high=1)
+        high_rank = check_number(f"{name}.hard_ranks[1]", ranks[1], low=low_rank, high=1)
+        _set(self, "hard_ranks", (low_rank, high_rank))
+
+
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    r"""The training loss over a query :math:`q`, its positive :math:`i` and its negatives
+    (see :class:`PinSAGE`)."""
+
+    kind: str = "margin"
+    r"""``"margin"`` (the paper's max-margin loss) or ``"softmax"`` (graphrec's option:
+    :math:`-\log \frac{e^{s_{qi}/\tau}}{e^{s_{qi}/\tau} + \sum_{n} e^{s_{qn}/\tau}}` over the
+    same negatives). A hinge stops pushing once a pair clears the margin, so how *often* two
+    items co-occur is lost; the softmax keeps pulling frequent pairs together."""
+    margin: float = 0.1
+    r""":math:`\Delta` of the max-margin loss (at least 0)."""
+    temperature: float = 0.1
+    r""":math:`\tau` of the softmax objective (greater than 0)."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if self.kind not in ("margin", "softmax"):
+            raise ValueError(f"{name}.kind (the objective) must be 'margin' or 'softmax' "
+                             f"(got {shown(self.kind)})")
+        _set(self, "margin", check_number(f"{name}.margin", self.margin, low=0))
+        _set(self, "temperature", check_number(f"{name}.temperature", self.temperature,
+                                               low=0, low_open=True))
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """What follows the convolutions (:meth:`PinSAGE.head`)."""
+
+    dense_layers: bool = False
+    r"""The paper's final two dense layers
+    :math:`\mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1 \mathbf{z} + \mathbf{g})`."""
+    normalize: bool = True
+    """L2-normalise the dense layers' output (the paper does not; graphrec does by default
+    so that the margin keeps its scale). Without dense layers the last convolution's output
+    has unit norm already."""
+    gate: bool = False
+    r"""Scale each (unit-norm) output by a learned gate :math:`\sigma(\mathbf{a}^\top
+    \mathbf{z} + b) \in (0, 1)` (graphrec's addition): inner products become
+    :math:`\sigma_q\,\sigma_i\cos(\mathbf{z}_q, \mathbf{z}_i)`, so an item's score can carry
+    how much it is engaged with (what Pixie's visit counts carry), bounded so that no item
+    -- a cold one embedded from its features alone included -- can outscore the rest by its
+    norm."""
+
+    def __post_init__(self) -> None:
+        _check_flags(self, "dense_layers", "normalize", "gate")
 
 
 @register("pinsage")
@@ -159,7 +212,8 @@ class PinSAGE(Recommender):
     Items are embedded by :math:`K` layers of :class:`~graphrec.nn.PinSAGEConv` over
     importance neighbourhoods (:class:`~graphrec.sampling.neighborhoods.ImportanceNeighborhoods`:
     top-:math:`T` items visited by walks with restart on the item–user–item graph) from
-    layer-0 inputs :class:`ItemInput` (features, tags, optional masked id embedding).
+    layer-0 inputs :class:`~graphrec.nn.ItemInput` (features, tags, optional masked id
+    embedding).
 
     Training (through the one :class:`~graphrec.train.Trainer`): pairs :math:`(q, i)` of
     items engaged by the same user and the max-margin loss
@@ -171,6 +225,9 @@ class PinSAGE(Recommender):
 
     (summed over negatives so the violated ones drive the gradient, averaged over pairs).
 
+    Pairs and negatives are drawn by
+    :class:`~graphrec.sampling.item_pairs.ItemPairBatches`:
+
     * Pairs: the training interactions are split into ``num_folds`` seeded folds; epoch
       :math:`e` uses fold :math:`e \bmod F` as positives :math:`(u, i)` and walks on the
       graph *without* that fold, so :math:`i` never reaches :math:`q`'s neighbourhood
@@ -180,20 +237,22 @@ class PinSAGE(Recommender):
       of :math:`u` drawn in proportion to :math:`w_{uq}^a` (``query_weight_exponent``
       :math:`a`, interaction weights such as play counts; uniform without weights or for
       :math:`a = 0`): a fresh weighted item → user → item step each epoch.
-    * Easy negatives :math:`\mathcal{E}`: ``num_easy`` items shared by the batch, drawn
-      from the items with training interactions with probability :math:`\propto
-      \deg(v)^\beta` (``easy_negative_power`` :math:`\beta`; the default 0 is uniform, as in
-      the paper; the paper's 500 per batch of 512).
+    * Easy negatives :math:`\mathcal{E}`: ``negatives.num_easy`` items shared by the
+      batch, drawn from the items with training interactions with probability
+      :math:`\propto \deg(v)^\beta` (``negatives.easy_negative_power`` :math:`\beta`; the
+      default 0 is uniform, as in the paper; the paper's 500 per batch of 512).
     * Hard negatives :math:`\mathcal{H}_q`: items ranked :math:`r_1..r_2` by the query's
-      personalised PageRank (visit counts of ``hard_walks`` walks with restart on the
-      whole training graph). The paper's ranks 2000–5000 of billions of pins are "related
-      but not too related"; graphrec scales them to ``hard_ranks`` = fractions of the warm
-      catalogue (default 2 %–10 %, at least :math:`T + 1`), ranks counted among the items
-      the walks visited. Each item keeps a pool of ``hard_pool`` such items drawn once;
-      each epoch draws from it. A hard negative equal to the positive is ignored.
+      personalised PageRank (visit counts of ``negatives.hard_walks`` walks with restart
+      on the whole training graph). The paper's ranks 2000–5000 of billions of pins are
+      "related but not too related"; graphrec scales them to ``negatives.hard_ranks`` =
+      fractions of the warm catalogue (default 2 %–10 %, at least :math:`T + 1`), ranks
+      counted among the items the walks visited. Each item keeps a pool of
+      ``negatives.hard_pool`` such items drawn once; each epoch draws from it. A hard
+      negative equal to the positive is ignored.
     * Curriculum: epoch :math:`e` uses :math:`\min(e - 1, \text{max\_hard})` hard
       negatives per query (the paper adds one per epoch); ``curriculum=False`` uses
-      ``max_hard`` from the start, ``max_hard=0`` none. The batches count the epochs.
+      ``max_hard`` from the start, ``max_hard=0`` none (both fields of ``negatives``). The
+      batches count the epochs.
 
     * Cold-start dropout (graphrec's addition, after DropoutNet, `Volkovs et al., NeurIPS
       2017 <https://papers.nips.cc/paper/7081-dropoutnet>`_): in each batch every item of
@@ -212,40 +271,18 @@ class PinSAGE(Recommender):
             item tags).
         embedding_dim: embedding size :math:`d`.
         num_layers: :math:`K`.
-        use_features, use_tags, use_id_embedding: layer-0 inputs.
-        max_tags: tags per item in the bag.
-        use_tag_popularity: with tags, add :func:`tag_popularity` (log total tagging count)
-            as a dense item feature.
-        num_neighbors, num_walks, walk_length, restart_prob: neighbourhoods
-            (see :class:`~graphrec.sampling.neighborhoods.ImportanceNeighborhoods`).
-        num_easy: shared easy negatives per batch.
-        easy_negative_power: :math:`\beta` of the easy negatives' distribution
-            :math:`\propto \deg(v)^\beta` over warm items (0: uniform).
-        max_hard: hard negatives per query at the end of the curriculum.
-        curriculum: add one hard negative per epoch.
-        hard_ranks: :math:`(r_1, r_2)` as fractions of the warm catalogue,
-            :math:`0 \le r_1 \le r_2 \le 1`.
-        hard_walks, hard_walk_length: walks per item for the hard-negative ranking.
-        hard_pool: pool of hard negatives kept per item.
-        margin: :math:`\Delta`.
-        objective: ``"margin"`` (the paper's max-margin loss above) or ``"softmax"``
-            (graphrec's option): :math:`-\log \frac{e^{s_{qi}/\tau}}{e^{s_{qi}/\tau} +
-            \sum_{n} e^{s_{qn}/\tau}}` over the same easy and hard negatives. A hinge stops
-            pushing once a pair clears the margin, so how *often* two items co-occur is lost;
-            the softmax keeps pulling frequent pairs together.
-        temperature: :math:`\tau` of the softmax objective.
+        inputs: layer-0 inputs (:class:`PinSAGEInputs`: features, tags, tag popularity, id
+            embedding, tags per item).
+        neighborhoods: importance neighbourhoods (:class:`NeighborhoodSettings`).
+        negatives: easy and hard negatives and the curriculum (:class:`NegativeSettings`).
+        objective: the loss (:class:`ObjectiveSettings`: ``"margin"`` or ``"softmax"``,
+            :math:`\Delta`, :math:`\tau`).
+        output: final dense layers, their normalisation and the output gate
+            (:class:`OutputSettings`; kept as ``output_settings``, since ``output`` is the
+            dense layers' module).
         num_folds: positive folds (see above).
-        output_layer: the paper's final two dense layers after the convolutions.
-        output_gate: scale each (unit-norm) output by a learned gate
-            :math:`\sigma(\mathbf{a}^\top\mathbf{z} + b) \in (0, 1)` (graphrec's addition):
-            inner products become :math:`\sigma_q\,\sigma_i\cos(\mathbf{z}_q,
-            \mathbf{z}_i)`, so an item's score can carry how much it is engaged with (what
-            Pixie's visit counts carry), bounded so that no item -- a cold one embedded from
-            its features alone included -- can outscore the rest by its norm.
-        normalize_output: L2-normalise the final dense layers' output (the paper does not;
-            graphrec does by default so that the margin keeps its scale).
         cold_dropout: probability that an item of a training batch's computation graph is
-            embedded as a cold item (see below).
+            embedded as a cold item (see above).
         query_weight_exponent: :math:`a`; without times, the query of a positive
             :math:`(u, i)` is another item :math:`q` of :math:`u` drawn with probability
             :math:`\propto w_{uq}^a` (interaction weights, e.g. play counts); 0 draws it
@@ -267,54 +304,28 @@ class PinSAGE(Recommender):
         train_graph: HeteroData,
         embedding_dim: int = 64,
         num_layers: int = 2,
-        use_features: bool = True,
-        use_tags: bool = True,
-        use_tag_popularity: bool = True,
-        use_id_embedding: bool = True,
-        max_tags: int = 10,
-        num_neighbors: int | None = None,
-        num_walks: int = 256,
-        walk_length: int = 6,
-        restart_prob: float = 0.5,
-        num_easy: int = 500,
-        easy_negative_power: float = 0.0,
-        max_hard: int = 6,
-        curriculum: bool = True,
-        hard_ranks: tuple[float, float] = (0.02, 0.10),
-        hard_walks: int = 256,
-        hard_walk_length: int = 8,
-        hard_pool: int = 32,
-        margin: float = 0.1,
-        objective: str = "margin",
-        temperature: float = 0.1,
+        inputs: PinSAGEInputs = PinSAGEInputs(),
+        neighborhoods: NeighborhoodSettings = NeighborhoodSettings(),
+        negatives: NegativeSettings = NegativeSettings(),
+        objective: ObjectiveSettings = ObjectiveSettings(),
+        output: OutputSettings = OutputSettings(),
         num_folds: int = 5,
         cold_dropout: float = 0.3,
         query_weight_exponent: float = 1.0,
-        output_layer: bool = False,
-        normalize_output: bool = True,
-        output_gate: bool = False,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.num_users, self.num_items = check_sizes(num_users, num_items)
-        for name, value, low in (
-                ("embedding_dim", embedding_dim, 1), ("num_layers", num_layers, 1),
-                ("max_tags", max_tags, 1), ("num_walks", num_walks, 1),
-                ("walk_length", walk_length, 1), ("num_easy", num_easy, 1),
-                ("max_hard", max_hard, 0), ("hard_walks", hard_walks, 1),
-                ("hard_walk_length", hard_walk_length, 1), ("hard_pool", hard_pool, 1),
-                ("num_folds", num_folds, 1)):
-            check_number(name, value, integer=True, low=low)
-        check_number("num_neighbors", num_neighbors, integer=True, low=1, none_ok=True)
-        for name, value in (("restart_prob", restart_prob), ("cold_dropout", cold_dropout)):
-            check_number(name, value, low=0, high=1, high_open=True)
-        check_number("margin", margin, low=0)
-        check_number("easy_negative_power", easy_negative_power)
+        for name, value in (("embedding_dim", embedding_dim), ("num_layers", num_layers),
+                            ("num_folds", num_folds)):
+            check_number(name, value, integer=True, low=1)
+        check_number("cold_dropout", cold_dropout, low=0, high=1, high_open=True)
         check_number("query_weight_exponent", query_weight_exponent, low=0)
-        if len(hard_ranks) != 2:
-            raise ValueError(f"hard_ranks must be a pair (r1, r2) (got {hard_ranks!r})")
-        low_rank = check_number("hard_ranks[0]", hard_ranks[0], low=0, high=1)
-        check_number("hard_ranks[1]", hard_ranks[1], low=low_rank, high=1)
+        self.inputs = _check_group("inputs", inputs, PinSAGEInputs)
+        self.neighborhoods = _check_group("neighborhoods", neighborhoods, NeighborhoodSettings)
+        self.negatives = _check_group("negatives", negatives, NegativeSettings)
+        self.objective = _check_group("objective", objective, ObjectiveSettings)
+        self.output_settings = _check_group("output", output, OutputSettings)
         store = train_graph[INTERACTS]
         self.interactions = Interactions.from_graph(train_graph)
         # times aligned with the sorted (user, item) pairs of ``self.interactions``
@@ -325,33 +336,22 @@ class PinSAGE(Recommender):
             self.train_time = torch.zeros(self.interactions.num_interactions,
                                           dtype=torch.float64)
             self.train_time[pos] = store.time.double()
-        x = train_graph[ITEM].get("x") if use_features else None
-        tags = top_tags(train_graph, max_tags) if use_tags else None
-        if use_tags and use_tag_popularity:
-            popularity = tag_popularity(train_graph)
-            if popularity is not None:
-                x = popularity if x is None else torch.cat([x.float(), popularity], 1)
-        self.input = ItemInput(num_items, embedding_dim, x, tags, use_id_embedding)
+        x, tags = item_input_features(train_graph, inputs.use_features, inputs.use_tags,
+                                      inputs.use_tag_popularity, inputs.max_tags)
+        self.input = ItemInput(num_items, embedding_dim, x, tags, inputs.use_id_embedding)
         self.convs = nn.ModuleList(PinSAGEConv(embedding_dim, embedding_dim)
                                    for _ in range(num_layers))
         self.embedding_dim, self.num_layers = embedding_dim, num_layers
-        self.normalize_output = normalize_output
+        # ``output`` (the dense layers) and ``gate`` keep their names: saved weights use them
         self.output = (nn.Sequential(nn.Linear(embedding_dim, embedding_dim), nn.ReLU(),
                                      nn.Linear(embedding_dim, embedding_dim))
-                       if output_layer else None)
-        self.gate = nn.Linear(embedding_dim, 1) if output_gate else None
-        self.walk_settings = {"num_neighbors": num_neighbors, "num_walks": num_walks,
-                              "walk_length": walk_length, "restart_prob": restart_prob,
-                              "seed": seed}
-        self.num_easy, self.max_hard, self.curriculum = num_easy, max_hard, curriculum
-        self.easy_negative_power = float(easy_negative_power)
-        self.hard_ranks, self.hard_walks = hard_ranks, hard_walks
-        self.hard_walk_length, self.hard_pool = hard_walk_length, hard_pool
-        if objective not in ("margin", "softmax"):
-            raise ValueError(f"objective must be 'margin' or 'softmax' (got {objective!r})")
-        self.objective = objective
-        self.temperature = check_number("temperature", temperature, low=0, low_open=True)
-        self.margin, self.num_folds, self.seed = margin, num_folds, seed
+                       if output.dense_layers else None)
+        self.gate = nn.Linear(embedding_dim, 1) if output.gate else None
+        self.walk_settings = {"num_neighbors": neighborhoods.num_neighbors,
+                              "num_walks": neighborhoods.num_walks,
+                              "walk_length": neighborhoods.walk_length,
+                              "restart_prob": neighborhoods.restart_prob, "seed": seed}
+        self.num_folds, self.seed = num_folds, seed
         self.cold_dropout = cold_dropout
         self.query_weight_exponent = float(query_weight_exponent)
         self.register_buffer("hard_negatives", torch.empty(0, 0, dtype=torch.long),
@@ -376,12 +376,12 @@ class PinSAGE(Recommender):
 
     def head(self, h: Tensor) -> Tensor:
         r"""The paper's final dense layers :math:`\mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1
-        \mathbf{z} + \mathbf{g})` (when ``output_layer``), L2-normalised when
-        ``normalize_output``; then scaled by the gate :math:`\sigma(\mathbf{a}^\top
-        \mathbf{z} + b)` when ``output_gate``."""
+        \mathbf{z} + \mathbf{g})` (``output.dense_layers``), L2-normalised when
+        ``output.normalize``; then scaled by the gate :math:`\sigma(\mathbf{a}^\top
+        \mathbf{z} + b)` (``output.gate``)."""
         if self.output is not None:
             h = self.output(h)
-            if self.normalize_output:
+            if self.output_settings.normalize:
                 h = F.normalize(h, p=2.0, dim=-1, eps=1e-12)
         if self.gate is not None:
             h = h * torch.sigmoid(self.gate(h))
@@ -427,21 +427,22 @@ class PinSAGE(Recommender):
     def _hard_negative_pools(self, neighborhoods: ImportanceNeighborhoods) -> Tensor:
         """``[num_items, hard_pool]`` items of PPR ranks ``r1..r2`` per item (random warm
         items where the walks visited fewer than ``r1`` items)."""
-        device = self.device
+        device, negatives = self.device, self.negatives
         warm_items = (self.interactions.item_degree() > 0).nonzero().view(-1)
         num_warm = max(int(warm_items.numel()), 1)
-        r1 = max(int(math.ceil(self.hard_ranks[0] * num_warm)), neighborhoods.num_neighbors + 1)
-        r2 = max(int(math.ceil(self.hard_ranks[1] * num_warm)), r1)
+        r1 = max(int(math.ceil(negatives.hard_ranks[0] * num_warm)),
+                 neighborhoods.num_neighbors + 1)
+        r2 = max(int(math.ceil(negatives.hard_ranks[1] * num_warm)), r1)
         generator = torch.Generator(device=device).manual_seed(self.seed + 1)
         pools = []
         for start in range(0, self.num_items, 512):
             items = torch.arange(start, min(start + 512, self.num_items), device=device)
-            counts = neighborhoods.item_visits(items, generator, num_walks=self.hard_walks,
-                                               walk_length=self.hard_walk_length)
+            counts = neighborhoods.item_visits(items, generator, num_walks=negatives.hard_walks,
+                                               walk_length=negatives.hard_walk_length)
             ranked, _ = top_visited(counts, r2)
             band = ranked[:, r1 - 1:]
             available = (band >= 0).sum(1)
-            pick = (torch.rand(items.numel(), self.hard_pool, generator=generator,
+            pick = (torch.rand(items.numel(), negatives.hard_pool, generator=generator,
                                device=device) * available.unsqueeze(1)).long()
             pool = band.gather(1, pick.clamp(max=band.size(1) - 1))
             fallback = warm_items[torch.randint(num_warm, pool.shape, generator=generator,
@@ -488,7 +489,24 @@ class PinSAGE(Recommender):
     # ------------------------------------------------------------------------ training
     def train_batches(self, train: Interactions, batch_size: int,
                       device: torch.device | str, seed: int) -> ItemPairBatches:
-        return ItemPairBatches(self, batch_size, seed)
+        """Item pairs and negatives (:class:`~graphrec.sampling.item_pairs.ItemPairBatches`)
+        from the training graph's interactions, on the model's device."""
+        negatives = self.negatives
+        return ItemPairBatches(
+            self.interactions, batch_size, num_layers=self.num_layers,
+            walk_settings=self.walk_settings, hard_negatives=self.draw_hard_negatives,
+            times=self.train_time, num_folds=self.num_folds, num_easy=negatives.num_easy,
+            easy_negative_power=negatives.easy_negative_power, max_hard=negatives.max_hard,
+            curriculum=negatives.curriculum, query_weight_exponent=self.query_weight_exponent,
+            seed=seed, fold_seed=self.seed + 2, device=self.device)
+
+    def draw_hard_negatives(self, queries: Tensor, count: int,
+                            generator: torch.Generator) -> Tensor:
+        """``[len(queries), count]`` hard negatives: uniform draws from each query's pool
+        (built by :meth:`fit`)."""
+        pick = torch.randint(self.negatives.hard_pool, (queries.numel(), count),
+                             generator=generator, device=queries.device)
+        return self.hard_negatives[queries.unsqueeze(1), pick]
 
     def loss(self, batch: ItemPairBatch) -> Tensor:
         cold = None
@@ -504,16 +522,17 @@ class PinSAGE(Recommender):
         easy_score = query @ easy.t()
         hard_score = (query.unsqueeze(1) * hard).sum(-1)
         valid = batch.hard_negatives != batch.positive.unsqueeze(1)
-        if self.objective == "softmax":
+        objective = self.objective
+        if objective.kind == "softmax":
             # a negative equal to the positive is no negative: left out of the partition
             easy_score = easy_score.masked_fill(
                 batch.easy_negatives.unsqueeze(0) == batch.positive.unsqueeze(1), float("-inf"))
             logits = torch.cat([pos_score, easy_score,
                                 hard_score.masked_fill(~valid, float("-inf"))], 1)
-            return -torch.log_softmax(logits / self.temperature, dim=1)[:, 0].mean()
-        loss = F.relu(easy_score - pos_score + self.margin).sum(1)
+            return -torch.log_softmax(logits / objective.temperature, dim=1)[:, 0].mean()
+        loss = F.relu(easy_score - pos_score + objective.margin).sum(1)
         if hard.size(1):
-            hinge = F.relu(hard_score - pos_score + self.margin)
+            hinge = F.relu(hard_score - pos_score + objective.margin)
             loss = loss + (hinge * valid).sum(1)
         return loss.mean()
 
@@ -590,135 +609,5 @@ class PinSAGE(Recommender):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "
                 f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-                f"max_hard={self.max_hard}, curriculum={self.curriculum})")
-
-
-class ItemPairBatches:
-    """One epoch of :class:`ItemPairBatch` for :class:`PinSAGE` (see its docstring for the
-    folds, pairs and negatives). Iterating it again starts the next epoch: the epoch count
-    drives the fold and the hard-negative curriculum, so the trainer needs no hook."""
-
-    def __init__(self, model: PinSAGE, batch_size: int, seed: int) -> None:
-        self.model = model
-        self.batch_size = batch_size
-        self.device = model.device
-        train = model.interactions.to(self.device)
-        self.interactions = train
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        folds = torch.Generator().manual_seed(model.seed + 2)
-        self.fold = torch.randint(model.num_folds, (train.num_interactions,),
-                                  generator=folds).to(self.device)
-        self.warm_items = (train.item_degree() > 0).nonzero().view(-1)
-        self.easy_weights = None  # deg^beta over warm_items (None: uniform)
-        if model.easy_negative_power != 0:
-            self.easy_weights = (train.item_degree()[self.warm_items].double()
-                                 ** model.easy_negative_power)
-        self.query_weights = None
-        if (model.query_weight_exponent > 0 and model.train_time is None
-                and train.edge_weight is not None):
-            self.query_weights = train.edge_weight.double().clamp(min=0) ** (
-                model.query_weight_exponent)
-        self.partner = None if model.train_time is None else self._consecutive(
-            model.train_time.to(self.device))
-        self.samplers: dict[int, MultiHopSampler] = {}
-        self.epoch = 0
-
-    def _consecutive(self, time: Tensor) -> Tensor:
-        """Per training edge, the item its user engaged with just before (just after for
-        the user's first; ``-1`` for a user with a single item)."""
-        train = self.interactions
-        order = torch.sort(time, stable=True).indices
-        order = order[torch.sort(train.users[order], stable=True).indices]
-        users, items = train.users[order], train.indices[order]
-        same_prev = torch.zeros_like(users, dtype=torch.bool)
-        same_prev[1:] = users[1:] == users[:-1]
-        same_next = torch.zeros_like(users, dtype=torch.bool)
-        same_next[:-1] = users[:-1] == users[1:]
-        prev_item = torch.cat([items.new_full((1,), -1), items[:-1]])
-        next_item = torch.cat([items[1:], items.new_full((1,), -1)])
-        partner_sorted = torch.where(same_prev, prev_item, torch.where(same_next, next_item, -1))
-        partner = torch.empty_like(partner_sorted)
-        partner[order] = partner_sorted
-        return partner
-
-    def _random_partner(self, edges: Tensor) -> Tensor:
-        r"""A uniformly drawn other item of each edge's user (``-1`` if it has none); with
-        ``query_weight_exponent`` :math:`a > 0` and interaction weights, drawn with
-        probability :math:`\propto w^a` among the user's other items instead."""
-        train = self.interactions
-        if self.query_weights is not None:
-            return self._weighted_partner(edges)
-        users = train.users[edges]
-        start, degree = train.indptr[users], train.user_degree()[users]
-        own = edges - start
-        offset = (torch.rand(edges.numel(), generator=self.generator, device=self.device)
-                  * (degree - 1).clamp(min=0)).long()
-        offset = offset + (offset >= own).long()
-        return torch.where(degree > 1, train.indices[(start + offset).clamp(
-            max=train.num_interactions - 1)], -1)
-
-    def _weighted_partner(self, edges: Tensor) -> Tensor:
-        r"""Another item of each edge's user, drawn :math:`\propto` ``query_weights`` (the
-        edge itself excluded by skipping its own weight mass; ``-1`` when the user's other
-        items weigh 0)."""
-        train, weight = self.interactions, self.query_weights
-        cum = torch.cat([weight.new_zeros(1), torch.cumsum(weight, 0)])  # cum[k] = Σ w[:k]
-        users = train.users[edges]
-        start, end = train.indptr[users], train.indptr[users + 1]
-        own = weight[edges]
-        total = cum[end] - cum[start] - own
-        draw = torch.rand(edges.numel(), generator=self.generator, device=self.device,
-                          dtype=weight.dtype) * total
-        draw = torch.where(draw >= cum[edges] - cum[start], draw + own, draw)
-        # the first edge k of the user whose cumulative weight cum[k + 1] exceeds the draw
-        pick = torch.searchsorted(cum[1:], cum[start] + draw, right=True)
-        pick = torch.minimum(torch.maximum(pick, start), (end - 1).clamp(min=0))
-        ok = (total > 0) & (pick != edges)
-        return torch.where(ok, train.indices[pick.clamp(max=train.num_interactions - 1)], -1)
-
-    def _easy_draw(self, count: int) -> Tensor:
-        r"""Positions in ``warm_items``: uniform, or :math:`\propto \deg^\beta` (with
-        replacement, like the uniform draw)."""
-        if self.easy_weights is None:
-            return torch.randint(self.warm_items.numel(), (count,), generator=self.generator,
-                                 device=self.device)
-        return torch.multinomial(self.easy_weights, count, replacement=True,
-                                 generator=self.generator)
-
-    def sampler(self, fold: int) -> MultiHopSampler:
-        if fold not in self.samplers:
-            positives = self.interactions.edge_index[:, self.fold == fold]
-            neighborhoods = ImportanceNeighborhoods.from_interactions(
-                self.interactions, exclude=positives,
-                **self.model.walk_settings).to(self.device)
-            self.samplers[fold] = MultiHopSampler(neighborhoods, self.model.num_layers)
-        return self.samplers[fold]
-
-    def num_hard(self) -> int:
-        model = self.model
-        return min(self.epoch - 1, model.max_hard) if model.curriculum else model.max_hard
-
-    def __len__(self) -> int:
-        return -(-self.interactions.num_interactions // (self.model.num_folds * self.batch_size))
-
-    def __iter__(self) -> Iterator[ItemPairBatch]:
-        self.epoch += 1
-        model, train, generator = self.model, self.interactions, self.generator
-        fold = (self.epoch - 1) % model.num_folds
-        edges = (self.fold == fold).nonzero().view(-1)
-        partner = (self._random_partner(edges) if self.partner is None
-                   else self.partner[edges])
-        keep = partner >= 0
-        positive, query = train.indices[edges[keep]], partner[keep]
-        order = torch.randperm(query.numel(), generator=generator, device=self.device)
-        query, positive = query[order], positive[order]
-        sampler, num_hard = self.sampler(fold), self.num_hard()
-        num_easy = min(model.num_easy, self.warm_items.numel())
-        for start in range(0, query.numel(), self.batch_size):
-            q, p = query[start:start + self.batch_size], positive[start:start + self.batch_size]
-            easy = self.warm_items[self._easy_draw(num_easy)]
-            pick = torch.randint(model.hard_pool, (q.numel(), num_hard), generator=generator,
-                                 device=self.device)
-            hard = model.hard_negatives[q.unsqueeze(1), pick]
-            subgraph = sampler.sample(torch.cat([q, p, easy, hard.reshape(-1)]))
-            yield ItemPairBatch(q, p, easy, hard, subgraph)
+                f"max_hard={self.negatives.max_hard}, curriculum={self.negatives.curriculum}, "
+                f"objective={self.objective.kind!r})")

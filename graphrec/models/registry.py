@@ -165,6 +165,9 @@ def check_hyperparameters(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
                     raise ValueError(f"hyperparameter group {key!r} of model {name!r} has no "
                                      f"field {field!r}; it has {', '.join(default)}")
                 group[field] = _check_value(name, field, field_value, default[field])
+            # the group checks its own fields (ranges, choices, pairs) when it is made:
+            # a bad value fails here, before any data is read
+            dataclasses.replace(_groups(name)[key](), **group)
             out[key] = group
             continue
         out[key] = _check_value(name, key, value, default)

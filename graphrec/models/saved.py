@@ -32,6 +32,7 @@ and ``recommend_for_items(raw_item_ids, k)`` (new users, through the model's
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -74,7 +75,12 @@ class SavedModelError(ValueError):
 
 # ------------------------------------------------------------------------------ encoding
 def _encode_argument(name: str, value: Any) -> Any:
-    """A build argument as JSON (tuples tagged so they come back as tuples)."""
+    """A build argument as JSON (tuples tagged so they come back as tuples; a typed group
+    of hyperparameters, a dataclass, as the table of its fields, which ``build_model``
+    turns back into the group)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _encode_argument(f"{name}.{field.name}", getattr(value, field.name))
+                for field in dataclasses.fields(value)}
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -95,6 +101,8 @@ def _encode_argument(name: str, value: Any) -> Any:
 def _decode_argument(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"__tuple__"}:
         return tuple(_decode_argument(v) for v in value["__tuple__"])
+    if isinstance(value, dict):  # a typed group's fields
+        return {key: _decode_argument(v) for key, v in value.items()}
     if isinstance(value, list):
         return [_decode_argument(v) for v in value]
     return value

@@ -1,6 +1,7 @@
 """Importable layers."""
 from graphrec.nn.conv import EGESConv, LightGCNConv, PinSAGEConv, SocialConv
 from graphrec.nn.item_embedding import ItemEmbedding
+from graphrec.nn.item_input import ItemInput
 from graphrec.nn.seq import (
     CausalSelfAttention,
     MHCResidual,
@@ -8,5 +9,6 @@ from graphrec.nn.seq import (
     TimeIntervalAttention,
 )
 
-__all__ = ["CausalSelfAttention", "EGESConv", "ItemEmbedding", "LightGCNConv", "MHCResidual",
-           "PinSAGEConv", "SelfAttentionBlock", "SocialConv", "TimeIntervalAttention"]
+__all__ = ["CausalSelfAttention", "EGESConv", "ItemEmbedding", "ItemInput", "LightGCNConv",
+           "MHCResidual", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
+           "TimeIntervalAttention"]

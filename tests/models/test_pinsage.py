@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -6,6 +8,13 @@ from graphrec.graph import build_interaction_graph
 from graphrec.graph.build import ITEM
 from graphrec.graph.interactions import Interactions
 from graphrec.models import PinSAGE, Pixie, Popularity
+from graphrec.models.pinsage import (
+    NegativeSettings,
+    NeighborhoodSettings,
+    ObjectiveSettings,
+    OutputSettings,
+    PinSAGEInputs,
+)
 from graphrec.train import TrainConfig
 from graphrec.train.trainer import Trainer
 
@@ -28,10 +37,22 @@ def _graph(with_time: bool = True, num_users: int = 30, num_items: int = 24, see
                                    item_ids=range(num_items), item_features=x)
 
 
+GROUPS = {"inputs": PinSAGEInputs, "neighborhoods": NeighborhoodSettings,
+          "negatives": NegativeSettings, "objective": ObjectiveSettings,
+          "output": OutputSettings}
+
+
 def _small_model(graph, **kwargs):
-    settings = dict(embedding_dim=16, num_layers=2, num_walks=32, walk_length=4,
-                    num_easy=8, max_hard=3, hard_walks=64, hard_pool=4, num_folds=3)
-    settings.update(kwargs)
+    """A small PinSAGE; a group given as a dict changes those fields of the small settings'
+    group (or of the default group)."""
+    settings = dict(embedding_dim=16, num_layers=2, num_folds=3,
+                    neighborhoods=NeighborhoodSettings(num_walks=32, walk_length=4),
+                    negatives=NegativeSettings(num_easy=8, max_hard=3, hard_walks=64,
+                                               hard_pool=4))
+    for key, value in kwargs.items():
+        if isinstance(value, dict):
+            value = dataclasses.replace(settings.get(key, GROUPS[key]()), **value)
+        settings[key] = value
     torch.manual_seed(0)
     return PinSAGE.from_graph(graph, **settings)
 
@@ -62,7 +83,7 @@ def test_batches_curriculum_folds_and_no_leakage():
             seen += len(batch)
         assert seen > 0
     assert batches.epoch == 5
-    no_curriculum = _small_model(graph, curriculum=False)
+    no_curriculum = _small_model(graph, negatives={"curriculum": False})
     no_curriculum.fit(train)
     first = next(iter(no_curriculum.train_batches(train, 16, "cpu", 0)))
     assert first.hard_negatives.size(1) == 3
@@ -73,7 +94,7 @@ def test_consecutive_pairs_follow_time():
     graph = build_interaction_graph([0, 0, 0, 1, 1], [3, 1, 2, 0, 1], times=[5, 1, 3, 1, 2],
                                     user_ids=range(2), item_ids=range(4),
                                     item_features=torch.eye(4))
-    model = _small_model(graph, num_folds=1, num_easy=2)
+    model = _small_model(graph, num_folds=1, negatives={"num_easy": 2})
     train = Interactions.from_graph(graph)
     model.fit(train)
     batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
@@ -85,7 +106,8 @@ def test_consecutive_pairs_follow_time():
 
 def test_training_loss_decreases_and_embeddings():
     graph = _graph()
-    model = _small_model(graph, margin=0.5, max_hard=0)  # the curriculum adds loss terms
+    model = _small_model(graph, objective={"margin": 0.5},
+                         negatives={"max_hard": 0})  # the curriculum adds loss terms
     train = Interactions.from_graph(graph)
     trainer = Trainer(model, TrainConfig(epochs=30, batch_size=32, lr=1e-2, device="cpu",
                                          progress=False, patience=0))
@@ -167,7 +189,7 @@ def test_output_layer_options():
     graph = _graph()
     train = Interactions.from_graph(graph)
     for normalize in (True, False):
-        model = _small_model(graph, output_layer=True, normalize_output=normalize)
+        model = _small_model(graph, output={"dense_layers": True, "normalize": normalize})
         model.fit(train)
         norms = model.item_embeddings().norm(dim=1)
         assert bool(torch.allclose(norms, torch.ones(24))) == normalize
@@ -179,7 +201,7 @@ def test_output_layer_options():
 def test_output_gate_scales_unit_vectors_by_the_sigmoid_of_a_linear_map():
     graph = _graph()
     train = Interactions.from_graph(graph)
-    model = _small_model(graph, output_gate=True)
+    model = _small_model(graph, output={"gate": True})
     model.fit(train)
     gated = model.item_embeddings()
     model.gate, gate = None, model.gate
@@ -204,7 +226,7 @@ def test_weighted_queries_follow_interaction_weights():
                                     user_ids=range(3), item_ids=range(6),
                                     item_features=torch.eye(6))
     train = Interactions.from_graph(graph)
-    model = _small_model(graph, num_folds=1, num_easy=2)  # default exponent 1
+    model = _small_model(graph, num_folds=1, negatives={"num_easy": 2})  # default exponent 1
     model.fit(train)
     batches = model.train_batches(train, batch_size=16, device="cpu", seed=0)
     edges = torch.arange(train.num_interactions).repeat(4000)
@@ -224,14 +246,15 @@ def test_weighted_queries_follow_interaction_weights():
     of_item3 = partner[own == 3]
     assert bool((of_item3 == 4).all())
     # exponent 0 keeps the uniform draw (and ignores the weights)
-    uniform = _small_model(graph, num_folds=1, num_easy=2, query_weight_exponent=0.0)
+    uniform = _small_model(graph, num_folds=1, negatives={"num_easy": 2},
+                           query_weight_exponent=0.0)
     uniform.fit(train)
     draws = uniform.train_batches(train, 16, "cpu", 0)._random_partner(edges)
     assert abs(float((draws[own == 2] == 1).float().mean()) - 0.5) < 0.03
 
 
 def test_tag_popularity_feature():
-    from graphrec.models.pinsage import tag_popularity
+    from graphrec.graph.item_features import tag_popularity
     graph = _graph()
     assert tag_popularity(graph) is None
     graph["tag"].num_nodes = 3
@@ -245,7 +268,7 @@ def test_tag_popularity_feature():
     torch.testing.assert_close(value.view(-1), expected)
     model = _small_model(graph)
     assert model.input.x.shape == (24, 3)  # the 2 features and the popularity column
-    assert _small_model(graph, use_tag_popularity=False).input.x.shape == (24, 2)
+    assert _small_model(graph, inputs={"use_tag_popularity": False}).input.x.shape == (24, 2)
 
 
 def test_easy_negatives_follow_degree_power():
@@ -254,7 +277,7 @@ def test_easy_negatives_follow_degree_power():
     degree = train.item_degree().double()
     warm = (degree > 0).nonzero().view(-1)
     for power in (0.0, 1.0):
-        model = _small_model(graph, easy_negative_power=power)
+        model = _small_model(graph, negatives={"easy_negative_power": power})
         model.fit(train)
         batches = model.train_batches(train, 16, "cpu", 0)
         counts = torch.bincount(warm[batches._easy_draw(200_000)], minlength=24).double()
@@ -268,8 +291,9 @@ def test_easy_negatives_follow_degree_power():
 def test_loss_matches_the_formula_on_a_real_batch(objective):
     graph = _graph()
     train = Interactions.from_graph(graph)
-    model = _small_model(graph, cold_dropout=0.0, objective=objective, temperature=0.2,
-                         curriculum=False)
+    model = _small_model(graph, cold_dropout=0.0,
+                         objective={"kind": objective, "temperature": 0.2},
+                         negatives={"curriculum": False})
     model.fit(train)
     batch = next(iter(model.train_batches(train, 16, "cpu", 0)))
     assert batch.hard_negatives.size(1) == 3
@@ -284,7 +308,7 @@ def test_loss_matches_the_formula_on_a_real_batch(objective):
         positive = int(batch.positive[row])
         if objective == "margin":
             # hard negatives equal to the positive are ignored; easy ones are not
-            terms = [max(0.0, float(q @ n - q @ p) + model.margin)
+            terms = [max(0.0, float(q @ n - q @ p) + model.objective.margin)
                      for k, (item, n) in enumerate(negatives)
                      if not (k >= num_easy and item == positive)]
             expected.append(sum(terms))
@@ -298,8 +322,12 @@ def test_loss_matches_the_formula_on_a_real_batch(objective):
 
 
 def test_bad_objective_and_temperature():
-    graph = _graph()
-    with pytest.raises(ValueError, match="objective"):
-        _small_model(graph, objective="bpr")
-    with pytest.raises(ValueError, match="temperature"):
-        _small_model(graph, objective="softmax", temperature=0.0)
+    with pytest.raises(ValueError, match=r"ObjectiveSettings.kind \(the objective\) must be "
+                                         r"'margin' or 'softmax' \(got 'bpr'\)"):
+        ObjectiveSettings(kind="bpr")
+    with pytest.raises(ValueError, match=r"ObjectiveSettings.temperature must be a finite "
+                                         r"number > 0 \(got 0.0\)"):
+        ObjectiveSettings(kind="softmax", temperature=0.0)
+    with pytest.raises(ValueError, match=r"objective must be ObjectiveSettings\(\.\.\.\) "
+                                         r"\(got 'softmax'\)"):
+        _small_model(_graph(), objective="softmax")

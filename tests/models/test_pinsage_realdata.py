@@ -8,6 +8,12 @@ from graphrec.graph.build import INTERACTS
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import leave_one_out
 from graphrec.models import PinSAGE, Pixie, Popularity
+from graphrec.models.pinsage import (
+    NegativeSettings,
+    NeighborhoodSettings,
+    ObjectiveSettings,
+    OutputSettings,
+)
 from graphrec.train import TrainConfig
 from graphrec.train.trainer import Trainer
 
@@ -35,9 +41,11 @@ def test_pinsage_beats_popularity_and_pixie_on_movielens_item_to_item(data_root)
     models = {"popularity": popularity, "pixie": pixie}
     # the paper's model (class defaults) and graphrec's round-3 settings (examples/pinsage.py)
     for name, extra in (("pinsage", {}), ("pinsage_round_3", {
-            "output_gate": True, "objective": "softmax", "temperature": 0.05})):
+            "output": OutputSettings(gate=True),
+            "objective": ObjectiveSettings(kind="softmax", temperature=0.05)})):
         torch.manual_seed(0)
-        model = PinSAGE.from_graph(split.train, num_walks=128, hard_walks=256, **extra)
+        model = PinSAGE.from_graph(split.train, neighborhoods=NeighborhoodSettings(num_walks=128),
+                                   negatives=NegativeSettings(hard_walks=256), **extra)
         # one thread: the result of these 8 short epochs depends on the reduction order of
         # multi-threaded kernels (0.058-0.064 between 1 and 2 threads); pinned, repeatable
         threads = torch.get_num_threads()

@@ -2,6 +2,7 @@
 identically; raw ids, exclusion, new-user fold-in, atomic saves, safe loading."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -29,11 +30,13 @@ SMALL = {
     "mf": dict(embedding_dim=8),
     "lightgcn": dict(embedding_dim=8, num_layers=2),
     "sociallgn": dict(embedding_dim=8, num_layers=2),
-    "lite_eiisrs": dict(embedding_dim=8, token_dim=8, feature_hidden=8, num_layers=2,
-                        use_social=True, use_head=True),
-    "pinsage": dict(embedding_dim=8, num_layers=2, num_walks=32, walk_length=4, num_easy=8,
-                    max_hard=2, hard_walks=32, hard_pool=4, num_folds=2,
-                    hard_ranks=(0.05, 0.2)),
+    "lite_eiisrs": dict(embedding_dim=8, num_layers=2,
+                        fusion={"token_dim": 8, "feature_hidden": 8},
+                        social={"enabled": True}, head={"enabled": True}),
+    "pinsage": dict(embedding_dim=8, num_layers=2, num_folds=2,
+                    neighborhoods={"num_walks": 32, "walk_length": 4},
+                    negatives={"num_easy": 8, "max_hard": 2, "hard_walks": 32, "hard_pool": 4,
+                               "hard_ranks": (0.05, 0.2)}),
     "pixie": dict(num_walks=64),
     "sasrec": dict(embedding_dim=8, maxlen=6, num_blocks=1),
     "tisasrec": dict(embedding_dim=8, maxlen=6, num_blocks=1, time_span=8),
@@ -130,12 +133,37 @@ def test_saved_folder_holds_config_graph_weights_and_known(split, trained, tmp_p
     trained["pinsage"].save(tmp_path / "m", exclude=split.valid)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["model"] == "pinsage" and config["num_extra_known"] == 1
-    assert config["build_arguments"]["hard_ranks"] == {"__tuple__": [0.05, 0.2]}
+    assert config["build_arguments"]["negatives"]["hard_ranks"] == {"__tuple__": [0.05, 0.2]}
     loaded = graphrec.load(tmp_path / "m")
-    assert loaded.model.build_arguments["hard_ranks"] == (0.05, 0.2)  # tuples stay tuples
+    # tuples stay tuples, in a typed group too
+    assert loaded.model.build_arguments["negatives"].hard_ranks == (0.05, 0.2)
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
         "config.json", "graph.json", "graph.pt", "known.pt", "weights.pt"]
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no staging folder left
+
+
+@pytest.mark.parametrize("name", ["pinsage", "lite_eiisrs"])
+def test_typed_groups_are_saved_as_tables_and_load_as_their_dataclasses(name, trained,
+                                                                         tmp_path):
+    model = trained[name]
+    groups = {key: value for key, value in model.build_arguments.items()
+              if dataclasses.is_dataclass(value)}
+    assert groups  # build_model turned the SMALL tables into the dataclasses
+    model.save(tmp_path / name)
+    config = json.loads((tmp_path / name / "config.json").read_text())
+    for key, group in groups.items():
+        table = config["build_arguments"][key]  # every field, not only the changed ones
+        assert sorted(table) == sorted(field.name for field in dataclasses.fields(group))
+    loaded = graphrec.load(tmp_path / name).model
+    for key, group in groups.items():
+        assert type(loaded.build_arguments[key]) is type(group)
+        assert loaded.build_arguments[key] == group
+    if name == "pinsage":
+        assert loaded.negatives == model.negatives and loaded.negatives.max_hard == 2
+        assert loaded.neighborhoods.num_walks == 32
+    else:
+        assert loaded.social.enabled and loaded.use_social and loaded.head.enabled
+        assert loaded.fusion.token_dim == 8 and loaded.user_fusion.out_channels == 8 * 5
 
 
 def test_training_graph_round_trips_with_every_attribute(tmp_path):

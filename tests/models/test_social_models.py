@@ -8,7 +8,14 @@ from graphrec.graph.features import activity_features
 from graphrec.graph.interactions import Interactions
 from graphrec.models import LightGCN, LiteEIISRS, SocialLGN, build_model
 from graphrec.models.factorization import als_factors, interaction_matrix, svd_factors
-from graphrec.models.lite_eiisrs import SPEC_AS_WRITTEN
+from graphrec.models.lite_eiisrs import (
+    SPEC_AS_WRITTEN,
+    BlendSettings,
+    FusionSettings,
+    HeadSettings,
+    InitialEmbeddingSettings,
+    SocialTowerSettings,
+)
 from graphrec.sampling.batches import PairBatch
 
 
@@ -72,21 +79,34 @@ def test_sociallgn_fuses_social_messages():
     assert torch.allclose(layer_one.norm(dim=1), torch.ones(12), atol=1e-5)
 
 
-HEAD_ON = {"use_head": True, "use_social": True, "social_input": "base"}
+HEAD_ON = {"head": {"enabled": True}, "social": {"enabled": True, "input": "base"}}
+SMALL_FUSION = FusionSettings(token_dim=8)
+
+
+def _merged(*tables):
+    """Hyperparameter tables merged, groups field by field."""
+    out = {}
+    for table in tables:
+        for key, value in table.items():
+            out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
 
 
 @pytest.mark.parametrize("switches, user_tokens", [
-    ({}, 5), ({"use_mf": False, "blend_mf": 0.0}, 4), ({"use_svd": False}, 4),
-    ({"use_mf": False, "use_svd": False, "blend_mf": 0.0}, 3),  # random start, no factor tokens
-    ({"use_features": False}, 4), ({"use_social": False}, 4), ({"use_attention": False}, 5),
-    ({"combine": "concat"}, 5),
+    ({}, 5), ({"initial": {"use_mf": False}, "blend": {"mf": 0.0}}, 4),
+    ({"initial": {"use_svd": False}}, 4),
+    # random start, no factor tokens
+    ({"initial": {"use_mf": False, "use_svd": False}, "blend": {"mf": 0.0}}, 3),
+    ({"fusion": {"use_features": False}}, 4), ({"social": {"enabled": False}}, 4),
+    ({"fusion": {"use_attention": False}}, 5), ({"initial": {"combine": "concat"}}, 5),
 ])
 def test_lite_eiisrs_parts_can_be_switched_off(switches, user_tokens):
     graph = _graph()
-    model = build_model("lite_eiisrs", graph, embedding_dim=8, token_dim=8,
-                        **{**HEAD_ON, **switches})
+    model = build_model("lite_eiisrs", graph,
+                        **_merged({"embedding_dim": 8, "fusion": {"token_dim": 8}}, HEAD_ON,
+                                  switches))
     users, items = model.train()()
-    base = 16 if switches.get("combine") == "concat" else 8
+    base = 16 if switches.get("initial", {}).get("combine") == "concat" else 8
     assert users.shape == (12, base) and items.shape == (15, base)
     batch = PairBatch(torch.tensor([0, 1, 1]), torch.tensor([0, 2, 3]), torch.tensor([4, 5, 6]))
     loss = model.loss(batch)
@@ -95,11 +115,12 @@ def test_lite_eiisrs_parts_can_be_switched_off(switches, user_tokens):
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert model.user_fusion.out_channels == 8 * user_tokens
-    assert model.user_fusion.use_attention == switches.get("use_attention", True)
+    assert model.user_fusion.use_attention == switches.get("fusion", {}).get("use_attention",
+                                                                            True)
 
 
 def test_lite_eiisrs_spec_configuration_trains():
-    model = build_model("lite_eiisrs", _graph(), embedding_dim=8, token_dim=8,
+    model = build_model("lite_eiisrs", _graph(), embedding_dim=8, fusion={"token_dim": 8},
                         **SPEC_AS_WRITTEN[0])
     batch = PairBatch(torch.tensor([0, 1, 1]), torch.tensor([0, 2, 3]), torch.tensor([4, 5, 6]))
     model.loss(batch).backward()
@@ -120,7 +141,7 @@ def test_lite_eiisrs_default_tower_is_lightgcn_on_the_factor_start():
 
 def test_lite_eiisrs_blend_adds_the_scaled_mf_scores_at_inference():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=8, blend_mf=0.3)
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, blend=BlendSettings(mf=0.3))
     main_users, main_items = model.train()()  # training: the learned part alone
     users, items = model.eval()()
     pair_users, pair_items = model.blend_pairs
@@ -131,13 +152,16 @@ def test_lite_eiisrs_blend_adds_the_scaled_mf_scores_at_inference():
     expected = scaled(main_users, main_items) + 0.3 * scaled(model.user_mf, model.item_mf)
     assert torch.allclose(users @ items.T, expected, atol=1e-5)
     with pytest.raises(ValueError, match="blending"):
-        LiteEIISRS.from_graph(graph, embedding_dim=8, use_mf=False, blend_mf=0.1)
+        LiteEIISRS.from_graph(graph, embedding_dim=8,
+                              initial=InitialEmbeddingSettings(use_mf=False),
+                              blend=BlendSettings(mf=0.1))
 
 
 def test_lite_eiisrs_zero_initialised_head_starts_as_its_residual():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=8, token_dim=8, use_head=True,
-                                  blend_mf=0.0).eval()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, fusion=SMALL_FUSION,
+                                  head=HeadSettings(enabled=True),
+                                  blend=BlendSettings(mf=0.0)).eval()
     towers = model.towers()
     users, items = model()
     assert torch.allclose(users, towers["user_graph"]) and torch.allclose(items,
@@ -146,8 +170,10 @@ def test_lite_eiisrs_zero_initialised_head_starts_as_its_residual():
 
 def test_lite_eiisrs_batch_rows_equal_full_forward():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=8, token_dim=8, head_zero_init=False,
-                                  blend_mf=0.0, **HEAD_ON).eval()
+    model = LiteEIISRS.from_graph(graph, embedding_dim=8, fusion=SMALL_FUSION,
+                                  head=HeadSettings(enabled=True, zero_init=False),
+                                  social=SocialTowerSettings(enabled=True, input="base"),
+                                  blend=BlendSettings(mf=0.0)).eval()
     users, items = model()
     some_users, some_items = torch.tensor([3, 0, 3]), torch.tensor([14, 2])
     batch_users, batch_items = model.embed(some_users, some_items)
@@ -157,8 +183,10 @@ def test_lite_eiisrs_batch_rows_equal_full_forward():
 
 def test_lite_eiisrs_initial_tables_come_from_the_factorisations():
     graph = _graph()
-    model = LiteEIISRS.from_graph(graph, embedding_dim=4, token_dim=4, init_scale=0.1,
-                                  **HEAD_ON)
+    model = LiteEIISRS.from_graph(graph, embedding_dim=4, fusion=FusionSettings(token_dim=4),
+                                  initial=InitialEmbeddingSettings(scale=0.1),
+                                  head=HeadSettings(enabled=True),
+                                  social=SocialTowerSettings(enabled=True, input="base"))
     train = Interactions.from_graph(graph)
     svd_users, svd_items = svd_factors(train, 4)
     table = torch.cat([model.user_svd, model.item_svd])

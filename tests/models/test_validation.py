@@ -24,6 +24,20 @@ from graphrec.models import (
     build_model,
 )
 from graphrec.models.joint import JointRecommender
+from graphrec.models.lite_eiisrs import (
+    FusionSettings,
+    GraphTowerSettings,
+    HeadSettings,
+    InitialEmbeddingSettings,
+    SocialTowerSettings,
+)
+from graphrec.models.pinsage import (
+    NegativeSettings,
+    NeighborhoodSettings,
+    ObjectiveSettings,
+    OutputSettings,
+    PinSAGEInputs,
+)
 from graphrec.models.skipgram import SkipGram
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.sampling.skipgram import SkipGramCorpus
@@ -59,10 +73,19 @@ def corpus():
     (lambda: LightGCN(3, 3, EDGES), r"edge_index\[1\] holds item indices in \[0, 3\]; "
                                     r"expected \[0, 3\)"),
     (lambda: SocialLGN(3, 4, EDGES, torch.tensor([[0], [5]])), r"social_edge_index\[1\]"),
-    (lambda: LiteEIISRS(3, 4, EDGES, head_dropout=1.5), r"head_dropout must be a finite "
-                                                        r"number in \[0, 1\)"),
-    (lambda: LiteEIISRS(3, 4, EDGES, token_dim=0), r"token_dim must be an integer >= 1"),
-    (lambda: LiteEIISRS(3, 4, EDGES, als_reg=0.0), r"als_reg must be a finite number > 0"),
+    (lambda: HeadSettings(dropout=1.5), r"HeadSettings.dropout must be a finite "
+                                        r"number in \[0, 1\)"),
+    (lambda: FusionSettings(token_dim=0), r"FusionSettings.token_dim must be an integer >= 1"),
+    (lambda: FusionSettings(token_dim=9), r"token_dim \(9\) must be divisible by num_heads"),
+    (lambda: InitialEmbeddingSettings(als_reg=0.0),
+     r"InitialEmbeddingSettings.als_reg must be a finite number > 0"),
+    (lambda: GraphTowerSettings(readout="sum"),
+     r"GraphTowerSettings.readout must be one of \('last', 'mean'\) \(got 'sum'\)"),
+    (lambda: SocialTowerSettings(enabled=1), r"SocialTowerSettings.enabled must be True or "
+                                             r"False \(got 1\)"),
+    (lambda: LiteEIISRS(3, 4, EDGES, num_layers=-1), r"num_layers must be an integer >= 0"),
+    (lambda: LiteEIISRS(3, 4, EDGES, head={"dropout": 0.5}),
+     r"head must be HeadSettings\(\.\.\.\) \(got \{'dropout': 0.5\}\)"),
     (lambda: SASRec(3, 4, embedding_dim=0), r"embedding_dim must be an integer >= 1"),
     (lambda: SASRec(3, 4, heads=0), r"heads must be an integer >= 1"),
     (lambda: SASRec(3, 4, dropout=1.0), r"dropout must be a finite number in \[0, 1\)"),
@@ -74,11 +97,24 @@ def corpus():
     (lambda: Pixie(3, 4, restart_prob=1.0), r"restart_prob must be a finite number in \[0, 1\)"),
     (lambda: Pixie(3, 4, num_walks=0), r"num_walks must be an integer >= 1"),
     (lambda: PinSAGE.from_graph(graph(), num_layers=0), r"num_layers must be an integer >= 1"),
-    (lambda: PinSAGE.from_graph(graph(), hard_ranks=(0.5, 0.1)),
-     r"hard_ranks\[1\] must be a finite number in \[0.5, 1\]"),
+    (lambda: NegativeSettings(hard_ranks=(0.5, 0.1)),
+     r"NegativeSettings.hard_ranks\[1\] must be a finite number in \[0.5, 1\]"),
+    (lambda: NegativeSettings(hard_ranks=(0.1,)), r"hard_ranks must be a pair"),
+    (lambda: NegativeSettings(max_hard=-1), r"NegativeSettings.max_hard must be an integer "
+                                            r">= 0"),
+    (lambda: NeighborhoodSettings(restart_prob=1.0),
+     r"NeighborhoodSettings.restart_prob must be a finite number in \[0, 1\)"),
+    (lambda: NeighborhoodSettings(num_neighbors=0),
+     r"NeighborhoodSettings.num_neighbors must be an integer >= 1 or None"),
+    (lambda: PinSAGEInputs(max_tags=0), r"PinSAGEInputs.max_tags must be an integer >= 1"),
+    (lambda: OutputSettings(gate="yes"), r"OutputSettings.gate must be True or False"),
     (lambda: PinSAGE.from_graph(graph(), cold_dropout=1.0), r"cold_dropout"),
-    (lambda: PinSAGE.from_graph(graph(), temperature=0.0), r"temperature must be a finite "
-                                                            r"number > 0"),
+    (lambda: ObjectiveSettings(temperature=0.0), r"ObjectiveSettings.temperature must be a "
+                                                 r"finite number > 0"),
+    (lambda: PinSAGE.from_graph(graph(), num_folds=0), r"num_folds must be an integer >= 1"),
+    (lambda: PinSAGE.from_graph(graph(), inputs=PinSAGEInputs(
+        use_features=False, use_tags=False, use_id_embedding=False)),
+     r"ItemInput needs item features, tags or an id embedding"),
     (lambda: SkipGram(3, 4, corpus(), window=0), r"window must be an integer >= 1"),
     (lambda: SkipGram(3, 4, corpus(), embedding_dim=0), r"embedding_dim must be an integer"),
     (lambda: SkipGram(3, 4, corpus(), mode="bag"), r"mode must be 'sequence' or 'set'"),
