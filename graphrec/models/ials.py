@@ -177,7 +177,7 @@ class IALS(Recommender):
         reg_exponent: float = 0.0,
         weighting: str = "binary",
         iterations: int = 15,
-        solver: str = "cholesky",
+        solver: str = "cg",
         cg_steps: int = 3,
         init_std: float = 0.1,
         track_objective: bool = False,

@@ -51,7 +51,9 @@ class TrainConfig:
         weight_decay: Adam weight decay (models carry their own L2 terms; 0 by default).
         eval_every: evaluate on validation every N epochs.
         patience: stop after this many evaluations without improvement (0: never stop early).
-        metric: validation metric to select the best epoch, e.g. ``"ndcg@20"``.
+        metric: validation metric to select the best epoch, e.g. ``"ndcg@20"``; the
+            largest value wins, so errors are selected negated (``"neg_rmse"`` of
+            :class:`~graphrec.eval.ratings.RatingEvaluator`).
         ks: cut-offs of the evaluation.
         device: ``"cpu"``, ``"cuda"``, ``"auto"``.
         seed: seeds initialisation, shuffling and negative sampling.
@@ -256,4 +258,4 @@ class Trainer:
 
 def _format_metrics(metrics: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.split("@")[0] in
-                    ("recall", "ndcg"))
+                    ("recall", "ndcg", "rmse", "mae"))
