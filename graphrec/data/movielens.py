@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from graphrec.data.dataset import RecDataset
 from graphrec.data.io import (
@@ -14,17 +15,22 @@ from graphrec.data.io import (
     check_unique,
     find_or_download,
     lookup,
+    not_found,
     read_table,
 )
-from graphrec.graph.build import ITEM, build_interaction_graph
+from graphrec.graph.build import INTERACTS, ITEM, USER, build_interaction_graph
 from graphrec.graph.checks import shown
 from graphrec.graph.features import rbf_encoding
 from graphrec.graph.side_info import MOVIELENS_GENRES as GENRES
 from graphrec.graph.side_info import add_movielens_side_info
+from graphrec.graph.split import Split, fixed_split
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 DATASET_DIR = "ml-100k"
 FILES = ["u.data", "u.item", "u.user"]
+#: The official splits shipped in ml-100k.zip: five 80/20 cross-validation folds (u1..u5, test
+#: parts disjoint) and two with exactly 10 test ratings per user (ua, ub).
+FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 
 #: The 21 occupations of ``u.user`` (as listed in ``u.occupation``).
 OCCUPATIONS = ["administrator", "artist", "doctor", "educator", "engineer", "entertainment",
@@ -71,8 +77,52 @@ def _release_dates(items: Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return years, days, missing
 
 
+def _fold_part(path: Path, graph, keys: Tensor) -> tuple[Table, Tensor]:
+    """One fold file's ratings as ``user * num_items + item`` keys of ``graph``; each row
+    must be a rating of ``u.data`` with the same value."""
+    num_items = graph[ITEM].num_nodes
+    table = read_table(path, delimiter="\t", columns=[("user", int), ("item", int),
+                                                      ("rating", float), ("timestamp", int)])
+    indices = {}
+    for column, node in (("user", USER), ("item", ITEM)):
+        ids = np.asarray(graph[node].id_map.raw_ids, dtype=np.int64)
+        order = np.argsort(ids)
+        position, found = lookup(ids[order], table[column])
+        table.check(~found, lambda r, c=column: f"{c} id {table[c][r]} is not in u.{c}")
+        indices[column] = order[position]
+    query = torch.from_numpy(indices["user"] * num_items + indices["item"])
+    position = torch.searchsorted(keys, query).clamp(max=keys.numel() - 1)
+    table.check((keys[position] != query).numpy(), lambda r: f"rating of user "
+                f"{table['user'][r]} for item {table['item'][r]} is not in u.data")
+    rating = graph[INTERACTS].edge_weight[position].numpy()
+    table.check(rating != table["rating"], lambda r: f"rating {table['rating'][r]} differs "
+                f"from u.data's {rating[r]}")
+    return table, query
+
+
+def _fold_split(folder: Path, fold: str, graph) -> Split:
+    """The official ``<fold>.base`` / ``<fold>.test`` split: every row must be a rating of
+    ``u.data`` (same user, item and rating) and no pair may be in both files."""
+    if fold not in FOLDS:
+        raise ValueError(f"fold must be one of {FOLDS} (got {fold!r})")
+    edge_index = graph[INTERACTS].edge_index
+    num_items = graph[ITEM].num_nodes
+    keys = edge_index[0] * num_items + edge_index[1]   # sorted: the graph's edge order
+    for part in ("base", "test"):
+        if not (folder / f"{fold}.{part}").is_file():
+            raise not_found(f"MovieLens 100K fold {fold}", [f"{fold}.{part}"], folder, URL)
+    _, base_keys = _fold_part(folder / f"{fold}.base", graph, keys)
+    test, test_keys = _fold_part(folder / f"{fold}.test", graph, keys)
+    overlap = np.isin(test_keys.numpy(), base_keys.numpy())
+    test.check(overlap, lambda r: f"rating of user {test['user'][r]} for item {test['item'][r]} "
+               f"is also in {fold}.base")
+    return fixed_split(graph, train=(base_keys // num_items, base_keys % num_items),
+                       test=(test_keys // num_items, test_keys % num_items))
+
+
 def load_movielens_100k(root: str | Path | None = None, download: bool = True,
-                        release_date_features: int = 0, side_info: bool = False) -> RecDataset:
+                        release_date_features: int = 0, side_info: bool = False,
+                        fold: str | None = None) -> RecDataset:
     r"""MovieLens 100K: 943 users, 1,682 movies, 100,000 ratings with unix timestamps.
 
     Files (from ``ml-100k.zip``; looked up with :func:`~graphrec.data.io.locate`, ``root``
@@ -108,6 +158,12 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True,
 
     Column names are in ``dataset.info['item_feature_names']`` / ``['user_feature_names']``.
     A rating naming a user or item absent from ``u.user`` / ``u.item`` is an error.
+
+    ``fold="u1"`` … ``"u5"`` (the official five-fold cross-validation, 80,000 / 20,000
+    ratings; test parts disjoint) or ``"ua"`` / ``"ub"`` (10 test ratings per user) sets
+    ``dataset.split`` from ``<fold>.base`` (train) and ``<fold>.test`` (test; ``valid`` is
+    ``None``), files of the same zip. Their rows must be ratings of ``u.data`` (same rating)
+    and no pair may be in both files; otherwise a :class:`DataFormatError` names the line.
     """
     folder = _find(root, download)
     ratings = read_table(folder / "u.data", delimiter="\t",
@@ -173,4 +229,8 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True,
     }
     if side_info:
         add_movielens_side_info(graph, info)
-    return RecDataset("movielens-100k", graph, None, info)
+    split = None
+    if fold is not None:
+        split = _fold_split(folder, fold, graph)
+        info["fold"] = fold
+    return RecDataset("movielens-100k", graph, split, info)

@@ -1,6 +1,7 @@
 """What models train on: negative samplers, training batches and random walks."""
 from graphrec.sampling.batches import PairBatch, PairBatches
 from graphrec.sampling.negative import NegativeSampler
+from graphrec.sampling.ratings import RatingBatch, RatingBatches
 from graphrec.sampling.walks import (
     DEFAULT_METAPATH,
     MetapathWalker,
@@ -14,6 +15,7 @@ from graphrec.sampling.walks import (
 
 __all__ = [
     "DEFAULT_METAPATH", "MetapathWalker", "NegativeSampler", "PairBatch", "PairBatches",
+    "RatingBatch", "RatingBatches",
     "VisitCounts", "WalkGraph", "metapath_walks", "random_walks", "top_visited",
     "visit_counts",
 ]

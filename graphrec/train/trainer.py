@@ -86,7 +86,8 @@ class TrainConfig:
         patience: stop after this many evaluations without improvement (0: never stop early).
         metric: validation metric to select the best epoch, e.g. ``"ndcg@20"``: a name of
             :data:`graphrec.eval.metrics.METRICS` (or ``sampled_`` + one), ``@``, a cut-off
-            in ``ks``.
+            in ``ks``. The largest value wins, so errors are selected negated
+            (``"neg_rmse"`` of :class:`~graphrec.eval.ratings.RatingEvaluator`).
         ks: cut-offs of the evaluation (positive integers).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``, ``"auto"``; a device this
             machine lacks is refused.
@@ -418,4 +419,4 @@ def _python_state_from_lists(state: list[Any]) -> tuple:
 
 def _format_metrics(metrics: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.split("@")[0] in
-                    ("recall", "ndcg"))
+                    ("recall", "ndcg", "rmse", "mae"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -323,3 +324,53 @@ def test_gowalla_is_a_named_data_set(data_root):
     dataset = load_dataset("gowalla", data_root)
     assert dataset.name == "gowalla"
     assert dataset.split.train["user", "interacts", "item"].edge_index.size(1) == 810_128
+
+
+# ---------------------------------------------------------------- MovieLens official folds
+def test_movielens_fold_split_tiny(tmp_path):
+    make_ml(tmp_path)
+    write(tmp_path / "u1.base", "1\t1\t5\t100\n2\t2\t4\t300\n")
+    write(tmp_path / "u1.test", "2\t1\t3\t200\n")
+    dataset = load_movielens_100k(tmp_path, download=False, fold="u1")
+    assert edge_set(dataset.split.train) == {(0, 0), (1, 1)}
+    assert edge_set(dataset.split.test) == {(1, 0)}
+    assert dataset.split.valid is None and dataset.info["fold"] == "u1"
+    assert dataset.split.test[INTERACTS].edge_weight.tolist() == [3.0]
+
+
+@pytest.mark.parametrize("base, test, bad, problem", [
+    ("1\t1\t5\t100\n2\t2\t4\t300\n", "2\t1\t4\t200\n", "u1.test, line 1",
+     "rating 4.0 differs from u.data's 3.0"),
+    ("1\t1\t5\t100\n1\t2\t4\t300\n", "2\t1\t3\t200\n", "u1.base, line 2",
+     "rating of user 1 for item 2 is not in u.data"),
+    ("1\t1\t5\t100\n", "2\t1\t3\t200\n1\t1\t5\t100\n", "u1.test, line 2",
+     "rating of user 1 for item 1 is also in u1.base"),
+    ("1\t1\t5\t100\n7\t1\t5\t100\n", "2\t1\t3\t200\n", "u1.base, line 2",
+     "user id 7 is not in u.user"),
+])
+def test_movielens_fold_errors(tmp_path, base, test, bad, problem):
+    make_ml(tmp_path)
+    write(tmp_path / "u1.base", base)
+    write(tmp_path / "u1.test", test)
+    with pytest.raises(DataFormatError, match=re.escape(bad) + ": " + re.escape(problem)):
+        load_movielens_100k(tmp_path, download=False, fold="u1")
+
+
+def test_movielens_fold_missing_or_unknown(tmp_path):
+    make_ml(tmp_path)
+    with pytest.raises(DataNotFoundError, match=r"u2\.base"):
+        load_movielens_100k(tmp_path, download=False, fold="u2")
+    with pytest.raises(ValueError, match="fold must be one of"):
+        load_movielens_100k(tmp_path, download=False, fold="u9")
+
+
+@pytest.mark.realdata
+def test_movielens_official_folds_real(data_root):
+    tests = []
+    for fold in ("u1", "u2", "u3", "u4", "u5"):
+        split = load_movielens_100k(data_root, download=False, fold=fold).split
+        assert split.sizes() == {"train": 80000, "valid": 0, "test": 20000}
+        assert not edge_set(split.train) & edge_set(split.test)
+        tests.append(edge_set(split.test))
+    # the five test parts partition the 100,000 ratings
+    assert len(set().union(*tests)) == 100000
