@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from graphrec.eval.evaluator import EvalResult, Evaluator
 from graphrec.eval.metrics import METRICS
+from graphrec.eval.ratings import RATING_METRICS
 from graphrec.files import atomic_torch_save
 from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
@@ -149,9 +150,13 @@ class TrainConfig:
 
 def _check_metric(metric: str, ks: tuple[int, ...]) -> str:
     """``metric`` as ``name@k`` (optionally ``sampled_name@k``) with a known name and ``k``
-    among the evaluated cut-offs ``ks``; a ``ValueError`` naming the choices otherwise."""
+    among the evaluated cut-offs ``ks``, or a rating metric of
+    :class:`~graphrec.eval.ratings.RatingEvaluator` (``neg_rmse``, ...); a ``ValueError``
+    naming the choices otherwise."""
     form = (f"expected name@k with name one of {', '.join(METRICS)} (or 'sampled_' + name) "
-            f"and k in ks={list(ks)}")
+            f"and k in ks={list(ks)}, or one of {', '.join(RATING_METRICS)}")
+    if isinstance(metric, str) and metric in RATING_METRICS:
+        return metric
     if not isinstance(metric, str) or metric.count("@") != 1:
         raise ValueError(f"metric {metric!r}: {form}")
     name, k = metric.split("@")
