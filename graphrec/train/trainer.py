@@ -156,6 +156,9 @@ def _check_metric(metric: str, ks: tuple[int, ...]) -> str:
     form = (f"expected name@k with name one of {', '.join(METRICS)} (or 'sampled_' + name) "
             f"and k in ks={list(ks)}, or one of {', '.join(RATING_METRICS)}")
     if isinstance(metric, str) and metric in RATING_METRICS:
+        if not metric.startswith("neg_"):  # the largest value wins: errors are negated
+            raise ValueError(f"metric {metric!r} would select the largest error; use "
+                             f"'neg_{metric}'")
         return metric
     if not isinstance(metric, str) or metric.count("@") != 1:
         raise ValueError(f"metric {metric!r}: {form}")
