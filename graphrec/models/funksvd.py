@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
@@ -148,6 +149,13 @@ class FunkSVD(Recommender):
             return (user_f[users] @ item_t + item_b) + (user_b[users] + mean).unsqueeze(1)
 
         return score
+
+    def item_scorer(self) -> Callable[[Tensor], Tensor]:
+        """Item-to-item scores: cosine similarity of the item factors :math:`q_i` (a new
+        user known only by the items they rated is scored by the sum over those items:
+        :meth:`score_histories`; their ratings are not known, so no user factor is fitted)."""
+        factors = F.normalize(self.item_factors.weight, dim=-1)
+        return lambda items: factors[items.to(factors.device)] @ factors.t()
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users}, {self.num_items}, "

@@ -65,6 +65,7 @@ def community_graph(num_users: int = NUM_USERS, num_items: int = NUM_ITEMS,
                 for k in range(2)])
     graph = build_interaction_graph(
         users, [raw_items[i] for i in items], times=torch.arange(len(users)) * 10,
+        weights=(torch.arange(len(users)) % 5 + 1).float(),  # ratings 1-5 (FunkSVD)
         social=follows, user_ids=[f"u{u}" for u in range(num_users)], item_ids=raw_items,
         item_features=x, keep_order=True)
     graph[ITEM].name = [f"item {raw}" for raw in raw_items]
