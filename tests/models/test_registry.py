@@ -89,4 +89,5 @@ def test_every_registered_model_declares_from_graph_and_defaults():
         embedding = hyperparameters(name).get("embedding_dim")
         assert embedding is None or (isinstance(embedding, int) and embedding >= 1), name
         assert "hidden_channels" not in hyperparameters(name), name
-        assert "alpha" not in hyperparameters(name), name  # the residual is residual_alpha
+    for name in ("lightgcn", "sociallgn", "lite_eiisrs"):  # the residual is residual_alpha
+        assert "alpha" not in hyperparameters(name), name
