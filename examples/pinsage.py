@@ -41,7 +41,7 @@ import torch
 
 from graphrec.data import load_lastfm, load_movielens_100k
 from graphrec.eval.item_to_item import ItemToItemEvaluator, last_items, top_weighted_items
-from graphrec.experiment import default_settings, make_split, run_experiment
+from graphrec.experiment import default_settings, make_split, merge_settings, run_experiment
 from graphrec.graph import INTERACTS, ITEM
 from graphrec.graph.build import HAS_TAG
 from graphrec.graph.interactions import Interactions
@@ -60,18 +60,6 @@ ABLATION: dict[str, dict] = {
     "pinsage -hard negatives": {"negatives": {"max_hard": 0}},
     "pinsage -curriculum": {"negatives": {"curriculum": False}},
 }
-
-
-def merge_settings(base: dict, over: dict) -> dict:
-    """``base`` with ``over``'s values; tables (typed groups) merged field by field, so a
-    row that changes ``negatives.max_hard`` keeps the preset's other settings."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_settings(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 # PinSAGE's per-data-set settings (round 3 of docs/pinsage.md: output gate, softmax

@@ -140,7 +140,7 @@ def default_settings(model_name: str, dataset: str | None = None
     train_kwargs = train_defaults(model_name)
     if dataset is not None:
         chosen = preset(model_name, dataset)
-        model_kwargs = _deep_merge(model_kwargs, chosen["hyperparameters"])  # groups too
+        model_kwargs = merge_settings(model_kwargs, chosen["hyperparameters"])  # groups too
         train_kwargs.update(chosen["train"])
     return model_kwargs, train_kwargs
 
@@ -195,7 +195,7 @@ def resolve_run(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"seed must be a non-negative integer (got {seed!r})")
 
     model_kwargs = hyperparameters(name)
-    model_kwargs.update(check_hyperparameters(name, _deep_merge(
+    model_kwargs.update(check_hyperparameters(name, merge_settings(
         chosen["hyperparameters"], raw.get("hyperparameters", {}))))
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -239,13 +239,13 @@ def resolve_run(raw: dict[str, Any]) -> dict[str, Any]:
             "eval": evaluation}
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge_settings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``over``'s values, tables merged key by key (a preset's group fields
     survive a configuration that sets another field of the same group)."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = merge_settings(out[key], value)
         else:
             out[key] = value
     return out

@@ -79,3 +79,13 @@ def check_number(
 
 
 __all__ = ["check_number", "shown"]
+
+
+def check_group(name: str, value: Any, group: type) -> Any:
+    """``value`` if it is an instance of the settings dataclass ``group``, else a
+    ``ValueError`` naming the argument (configuration files give a table of its fields,
+    which ``build_model`` turns into the dataclass; constructors take the dataclass)."""
+    if not isinstance(value, group):
+        raise ValueError(f"{name} must be {group.__name__}(...) (got {shown(value)}); "
+                         f"build_model and configuration files take a table of its fields")
+    return value

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
-from graphrec.graph.checks import check_number, shown
+from graphrec.graph.checks import check_group, check_number, shown
 from graphrec.graph.features import activity_features
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import EmbeddingRecommender
@@ -133,12 +133,6 @@ def _check_choice(group: Any, name: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{type(group).__name__}.{name} must be one of {allowed} "
                          f"(got {shown(value)})")
 
-
-def _check_group(name: str, value: Any, group: type) -> Any:
-    if not isinstance(value, group):
-        raise ValueError(f"{name} must be {group.__name__}(...) (got {shown(value)}); "
-                         f"build_model and configuration files take a table of its fields")
-    return value
 
 
 @dataclass(frozen=True)
@@ -406,12 +400,12 @@ class LiteEIISRS(EmbeddingRecommender):
         super().__init__(num_users, num_items, reg_weight)
         check_number("embedding_dim", embedding_dim, integer=True, low=1)
         check_number("num_layers", num_layers, integer=True, low=0)
-        self.initial = _check_group("initial", initial, InitialEmbeddingSettings)
-        self.graph_tower = _check_group("graph_tower", graph_tower, GraphTowerSettings)
-        self.social = _check_group("social", social, SocialTowerSettings)
-        self.fusion = _check_group("fusion", fusion, FusionSettings)
-        self.head = _check_group("head", head, HeadSettings)
-        self.blend_settings = _check_group("blend", blend, BlendSettings)
+        self.initial = check_group("initial", initial, InitialEmbeddingSettings)
+        self.graph_tower = check_group("graph_tower", graph_tower, GraphTowerSettings)
+        self.social = check_group("social", social, SocialTowerSettings)
+        self.fusion = check_group("fusion", fusion, FusionSettings)
+        self.head = check_group("head", head, HeadSettings)
+        self.blend_settings = check_group("blend", blend, BlendSettings)
         edge_index = check_edge_index(edge_index, self.num_users, self.num_items)
         if social_edge_index is not None:
             social_edge_index = check_edge_index(social_edge_index, self.num_users,

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import INTERACTS, ITEM, USER
-from graphrec.graph.checks import check_number, shown
+from graphrec.graph.checks import check_group, check_number, shown
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.item_features import item_input_features, tag_popularity, top_tags
 from graphrec.models.base import Recommender, check_sizes
@@ -57,12 +57,6 @@ def _check_flags(group: Any, *names: str) -> None:
             raise ValueError(f"{type(group).__name__}.{name} must be True or False "
                              f"(got {shown(value)})")
 
-
-def _check_group(name: str, value: Any, group: type) -> Any:
-    if not isinstance(value, group):
-        raise ValueError(f"{name} must be {group.__name__}(...) (got {shown(value)}); "
-                         f"build_model and configuration files take a table of its fields")
-    return value
 
 
 @dataclass(frozen=True)
@@ -321,11 +315,11 @@ class PinSAGE(Recommender):
             check_number(name, value, integer=True, low=1)
         check_number("cold_dropout", cold_dropout, low=0, high=1, high_open=True)
         check_number("query_weight_exponent", query_weight_exponent, low=0)
-        self.inputs = _check_group("inputs", inputs, PinSAGEInputs)
-        self.neighborhoods = _check_group("neighborhoods", neighborhoods, NeighborhoodSettings)
-        self.negatives = _check_group("negatives", negatives, NegativeSettings)
-        self.objective = _check_group("objective", objective, ObjectiveSettings)
-        self.output_settings = _check_group("output", output, OutputSettings)
+        self.inputs = check_group("inputs", inputs, PinSAGEInputs)
+        self.neighborhoods = check_group("neighborhoods", neighborhoods, NeighborhoodSettings)
+        self.negatives = check_group("negatives", negatives, NegativeSettings)
+        self.objective = check_group("objective", objective, ObjectiveSettings)
+        self.output_settings = check_group("output", output, OutputSettings)
         store = train_graph[INTERACTS]
         self.interactions = Interactions.from_graph(train_graph)
         # times aligned with the sorted (user, item) pairs of ``self.interactions``
