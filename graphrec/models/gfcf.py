@@ -12,6 +12,7 @@ from torch import Tensor
 
 from graphrec.models.closed_form import ClosedFormRecommender, scipy_to_csr
 from graphrec.models.registry import register
+from graphrec.ops.csr import csr_row_indices
 from graphrec.ops.sparse import SparseOperator
 
 #: matrices with at most this many entries get an exact dense SVD; larger ones PROPACK's
@@ -90,7 +91,13 @@ class ItemGram:
         ``[B, num_items]`` (CSR): the first product :math:`R_B \tilde R^\top` is sparse ×
         sparse, so only the second touches dense data."""
         users = torch.sparse.mm(rows, self.backward.matrix)  # [B, num_users] = R_B R~^T
-        return self.backward.matmul(users.to_dense().t().contiguous())
+        # written straight into the transposed dense layout the next product reads (the
+        # product's entries are unique); about 2.5x faster than to_dense() and a transpose
+        batch = users.size(0)
+        dense = torch.zeros(users.size(1), batch, dtype=users.dtype, device=users.device)
+        dense.view(-1)[users.col_indices().long() * batch + csr_row_indices(users)] = (
+            users.values())
+        return self.backward.matmul(dense)
 
 
 @register("gfcf")
@@ -111,8 +118,10 @@ class GFCF(ClosedFormRecommender):
     V)(V^\top D_I^{1/2})` (an ``[B, k] × [k, num_items]`` product); no ``num_items²`` matrix
     is formed. Items without training interactions get zero from both filters.
 
-    The defaults are the paper's Gowalla settings (:math:`k = 256`, :math:`\alpha = 0.3`),
-    confirmed on a validation carve-out of Gowalla's training file (``docs/models.md``).
+    Defaults chosen on a validation carve-out of Gowalla's training file (``docs/models.md``):
+    :math:`k = 448`, :math:`\alpha = 0.2` (validation Recall@20 0.2025 vs 0.1993 for the
+    paper's Gowalla setting :math:`k = 256`, :math:`\alpha = 0.3`, which is
+    ``GFCF(..., factor_dim=256, ideal_weight=0.3)``).
 
     Args:
         num_users, num_items: index space sizes.
@@ -121,8 +130,8 @@ class GFCF(ClosedFormRecommender):
         seed: seeds the sparse SVD's start vector.
     """
 
-    def __init__(self, num_users: int, num_items: int, factor_dim: int = 256,
-                 ideal_weight: float = 0.3, seed: int = 0) -> None:
+    def __init__(self, num_users: int, num_items: int, factor_dim: int = 448,
+                 ideal_weight: float = 0.2, seed: int = 0) -> None:
         super().__init__(num_users, num_items)
         if factor_dim < 0:
             raise ValueError(f"factor_dim must be >= 0 (got {factor_dim})")

@@ -45,8 +45,8 @@ class ItemKNN(ClosedFormRecommender):
     """
 
     def __init__(self, num_users: int, num_items: int, num_neighbours: int = 200,
-                 shrink: float = 10.0, similarity: str = "cosine", alpha: float = 0.5,
-                 weighting: str = "none", active_user_penalty: bool = False,
+                 shrink: float = 10.0, similarity: str = "asymmetric", alpha: float = 0.1,
+                 weighting: str = "none", active_user_penalty: bool = True,
                  bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
         super().__init__(num_users, num_items)
         check_similarity_arguments(num_neighbours, shrink, similarity, alpha, weighting,

@@ -42,9 +42,9 @@ class UserKNN(ClosedFormRecommender):
         bm25_k1, bm25_b: BM25's :math:`k_1` and :math:`b` (``weighting="bm25"`` only).
     """
 
-    def __init__(self, num_users: int, num_items: int, num_neighbours: int = 100,
+    def __init__(self, num_users: int, num_items: int, num_neighbours: int = 50,
                  shrink: float = 10.0, similarity: str = "cosine", alpha: float = 0.5,
-                 weighting: str = "none", popular_item_penalty: bool = False,
+                 weighting: str = "tfidf", popular_item_penalty: bool = True,
                  bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
         super().__init__(num_users, num_items)
         check_similarity_arguments(num_neighbours, shrink, similarity, alpha, weighting,
