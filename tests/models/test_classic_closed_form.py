@@ -145,11 +145,11 @@ def test_blocked_similarity_equals_a_single_block():
 
 
 def test_itemknn_scores_are_history_times_similarity():
-    model = ItemKNN(NUM_USERS, NUM_ITEMS, num_neighbours=2, shrink=0.5)
+    model = ItemKNN(NUM_USERS, NUM_ITEMS, num_neighbours=2, shrink=0.5)  # asymmetric, IUF
     model.fit(_train())
     dense = _dense()
-    similarity = _loop_similarity(dense, k=2, shrink=0.5, alpha=0.5, weighting="none",
-                                  penalty=False)  # [target, neighbour]
+    similarity = _loop_similarity(dense, k=2, shrink=0.5, alpha=0.1, weighting="none",
+                                  penalty=True)  # [target, neighbour]
     np.testing.assert_allclose(_scores(model, range(NUM_USERS)), dense @ similarity.T,
                                rtol=1e-6, atol=1e-7)
 
@@ -356,7 +356,7 @@ def test_scoring_before_fit_is_a_clear_error(name):
 
 @pytest.mark.parametrize("name, kwargs, match", [
     ("itemknn", dict(similarity="jaccard"), "similarity"),
-    ("itemknn", dict(alpha=0.2), "alpha"),
+    ("itemknn", dict(similarity="cosine", alpha=0.2), "alpha"),
     ("itemknn", dict(num_neighbours=0), "num_neighbours"),
     ("userknn", dict(weighting="bm26"), "weighting"),
     ("userknn", dict(shrink=-1.0), "shrink"),
