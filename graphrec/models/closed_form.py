@@ -108,6 +108,3 @@ class ClosedFormRecommender(Recommender):
         if users.numel() and (int(users.min()) < 0 or int(users.max()) >= self.num_users):
             raise ValueError(f"user index out of range [0, {self.num_users})")
         return csr_rows(self.sparse_on_device("train_matrix"), users)
-
-    def extra_repr(self) -> str:
-        return f"{self.num_users}, {self.num_items}"

@@ -31,7 +31,10 @@ class ItemKNN(ClosedFormRecommender):
     sparse product :math:`R_{B} S`. No parameters: :meth:`fit` computes :math:`S`.
 
     Defaults chosen on a validation carve-out of Gowalla's training file (``docs/models.md``,
-    "Classic CF and graph filters").
+    "Classic CF and graph filters"): asymmetric cosine with :math:`\alpha = 0.1` (normalised
+    mostly by the neighbour's norm), the active-user penalty, shrinkage 10, 200 neighbours
+    (validation Recall@20 0.2049 vs 0.1793 for plain cosine). On the smaller ML-100K and LastFM
+    50 neighbours are better.
 
     Args:
         num_users, num_items: index space sizes.
