@@ -1,14 +1,11 @@
 r"""BSPM: blurring-sharpening process models, graph filters as ODEs solved without training."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from graphrec.models.closed_form import ClosedFormRecommender
-from graphrec.models.gfcf import ItemGram, add_ideal, ideal_factors, normalized_interactions
+from graphrec.models.gfcf import ItemGram, ItemGramRecommender, add_ideal, ideal_factors
 from graphrec.models.registry import register
 
 SOLVERS = ("euler", "rk4")
@@ -45,7 +42,7 @@ def apply_polynomial(gram: ItemGram, coefficients: list[float], x: Tensor) -> Te
 
 
 @register("bspm")
-class BSPM(ClosedFormRecommender):
+class BSPM(ItemGramRecommender):
     r"""BSPM, from `"Blurring-Sharpening Process Models for Collaborative Filtering"
     <https://arxiv.org/abs/2211.09324>`_ (Choi et al., SIGIR 2023). With :math:`\tilde R =
     D_U^{-1/2} R D_I^{-1/2}`, the linear filter :math:`P = \tilde R^\top \tilde R` and the
@@ -115,23 +112,15 @@ class BSPM(ClosedFormRecommender):
         self.solver, self.merge, self.seed = solver, merge, seed
         self.register_buffer("ideal_left", torch.zeros(num_items, 0))
         self.register_buffer("ideal_right", torch.zeros(0, num_items))
-        self.gram: ItemGram | None = None
 
     def fit_matrix(self, matrix: sp.csr_matrix) -> None:
-        normalized, item_degree = normalized_interactions(matrix)
-        self.gram = ItemGram(normalized, self.device)
+        normalized, item_degree = self.fit_normalized(matrix)
         left, right = ideal_factors(normalized, item_degree, self.factor_dim, self.seed)
         self.ideal_left = left.to(self.device)
         right = right.to(self.device)
         if self.merge == "early" and right.size(0):
             right = self.sharpen(right.t().contiguous()).t().contiguous()  # M = V^T D^1/2 s(P)
         self.ideal_right = right
-
-    def fitted_gram(self) -> ItemGram:
-        if self.gram is None:
-            raise RuntimeError(f"{type(self).__name__}: call fit(train) first (the Trainer does)")
-        self.gram = self.gram.to(self.device)
-        return self.gram
 
     @torch.no_grad()
     def blur(self, rows: Tensor) -> Tensor:
@@ -160,17 +149,10 @@ class BSPM(ClosedFormRecommender):
             x = apply_polynomial(gram, step, x)
         return x
 
-    def scorer(self) -> Callable[[Tensor], Tensor]:
-        self.fitted_gram()
-
-        @torch.no_grad()
-        def score(users: Tensor) -> Tensor:
-            rows = self.history_rows(users)
-            filtered = self.sharpen(self.blur(rows))  # [num_items, B]
-            return add_ideal(filtered, rows, self.ideal_left, self.ideal_right,
-                             self.ideal_weight)
-
-        return score
+    @torch.no_grad()
+    def score_rows(self, rows: Tensor) -> Tensor:
+        filtered = self.sharpen(self.blur(rows))  # [num_items, B]
+        return add_ideal(filtered, rows, self.ideal_left, self.ideal_right, self.ideal_weight)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.num_users}, {self.num_items}, "

@@ -10,6 +10,7 @@ moved to the model's device when a scorer is made), so the products of ``scorer`
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,11 +61,20 @@ class ClosedFormRecommender(Recommender):
     scored from the users' training rows.
 
     Subclasses implement :meth:`fit_matrix` (SciPy CSR :math:`R`, binary, float64 → whatever
-    scoring needs, as tensors on :attr:`device`) and ``scorer``.
+    scoring needs, as tensors on :attr:`device`) and :meth:`score_rows` (a batch's sparse
+    rows → dense scores); :meth:`scorer` (training users) and :meth:`score_histories` (new
+    users known by their items, :class:`~graphrec.models.saved.SavedModel`) both call it.
+
+    Fitted state travels with the model's ``state_dict`` (what ``save`` writes): dense
+    results as buffers, whose fitted shapes a load adopts (:meth:`_load_from_state_dict`), and
+    the CSR attributes named in :attr:`sparse_state` as extra state (indptr, indices,
+    values, shape), so a loaded model scores without refitting.
     """
 
     train_defaults: ClassVar[dict[str, Any]] = {}
     selects_on_validation: ClassVar[bool] = False
+    #: CSR tensor attributes set by ``fit`` that scoring reads (saved as extra state)
+    sparse_state: ClassVar[tuple[str, ...]] = ("train_matrix",)
 
     def __init__(self, num_users: int, num_items: int) -> None:
         super().__init__()
@@ -89,6 +99,65 @@ class ClosedFormRecommender(Recommender):
 
     def fit_matrix(self, matrix: sp.csr_matrix) -> None:
         raise NotImplementedError
+
+    def score_rows(self, rows: Tensor) -> Tensor:
+        """``[B, num_items]`` dense scores of users given by their binary item rows ``rows``
+        (a ``[B, num_items]`` float32 CSR tensor on the model's device)."""
+        raise NotImplementedError
+
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        self.sparse_on_device("train_matrix")  # fails early, before a batch, when unfitted
+        return lambda users: self.score_rows(self.history_rows(users))
+
+    def score_histories(self, histories: Interactions) -> Tensor:
+        """New users scored exactly as training users with the same items would be: their
+        binary rows through :meth:`score_rows`."""
+        return self.score_rows(self.binary_rows(histories))
+
+    def binary_rows(self, histories: Interactions) -> Tensor:
+        """``histories`` (one row per new user, this model's item indices) as a binary
+        ``[H, num_items]`` float32 CSR tensor on the model's device."""
+        if histories.num_items != self.num_items:
+            raise ValueError(f"histories index {histories.num_items} items; the model has "
+                             f"{self.num_items}")
+        matrix = interaction_matrix(histories)
+        return scipy_to_csr(matrix, self.device)
+
+    def get_extra_state(self) -> dict[str, Tensor]:
+        """The fitted CSR attributes (:attr:`sparse_state`) as plain tensors (``{}`` before
+        ``fit``)."""
+        state = {}
+        for name in self.sparse_state:
+            matrix = getattr(self, name, None)
+            if matrix is None:
+                continue
+            state[f"{name}.crow"] = matrix.crow_indices()
+            state[f"{name}.col"] = matrix.col_indices()
+            state[f"{name}.values"] = matrix.values()
+            state[f"{name}.shape"] = torch.tensor(matrix.shape, dtype=torch.int64)
+        return state
+
+    def set_extra_state(self, state: dict[str, Tensor]) -> None:
+        for name in self.sparse_state:
+            if f"{name}.crow" not in state:
+                setattr(self, name, None)
+                continue
+            shape = tuple(int(n) for n in state[f"{name}.shape"])
+            setattr(self, name, csr_tensor(state[f"{name}.crow"].to(self.device),
+                                           state[f"{name}.col"].to(self.device),
+                                           state[f"{name}.values"].to(self.device), shape))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        # fitted buffers have data-dependent shapes (EASE's B, the ideal filter's factors):
+        # a model built before fit holds empty ones, so adopt the saved shape and dtype
+        for name, buffer in self._buffers.items():
+            saved = state_dict.get(prefix + name)
+            if buffer is not None and saved is not None and saved.shape != buffer.shape:
+                self._buffers[name] = torch.empty(saved.shape, dtype=saved.dtype,
+                                                  device=buffer.device)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def sparse_on_device(self, name: str) -> Tensor:
         """The CSR attribute ``name`` (set by :meth:`fit`) on the model's device (moved there

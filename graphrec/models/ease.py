@@ -127,17 +127,11 @@ class EASE(ClosedFormRecommender):
             gram = torch.from_numpy(gram).to(self.device)  # the host copy is freed here
             self.weight = ease_weights_torch(gram, self.reg_weight)
 
-    def scorer(self) -> Callable[[Tensor], Tensor]:
+    def score_rows(self, rows: Tensor) -> Tensor:
         weight = self.weight
         if weight.shape != (self.num_items, self.num_items):
             raise RuntimeError("EASE: call fit(train) first (the Trainer does)")
-
-        def score(users: Tensor) -> Tensor:
-            rows = self.history_rows(users)
-            rows = csr_with_values(rows, rows.values().to(weight.dtype))
-            return torch.sparse.mm(rows, weight)
-
-        return score
+        return torch.sparse.mm(csr_with_values(rows, rows.values().to(weight.dtype)), weight)
 
     def item_scorer(self) -> Callable[[Tensor], Tensor]:
         """Related items: row :math:`i` of :math:`B` (how much item :math:`i` predicts

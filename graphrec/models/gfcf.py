@@ -2,8 +2,6 @@ r"""GF-CF: graph filters on the normalised interaction matrix, without training;
 normalised operators and spectral factors it shares with BSPM."""
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -63,8 +61,11 @@ class ItemGram:
     :math:`\tilde R` and :math:`\tilde R^\top` held as cached :class:`SparseOperator`\ s.
     """
 
-    def __init__(self, normalized: sp.csr_matrix, device: torch.device | str = "cpu") -> None:
-        self.forward = SparseOperator(scipy_to_csr(normalized, device))  # R~: items -> users
+    def __init__(self, normalized: sp.csr_matrix | Tensor,
+                 device: torch.device | str = "cpu") -> None:
+        if not isinstance(normalized, Tensor):
+            normalized = scipy_to_csr(normalized, device)
+        self.forward = SparseOperator(normalized.to(device))  # R~: items -> users
         self.backward = self.forward.t()  # R~^T: users -> items
 
     @property
@@ -100,8 +101,37 @@ class ItemGram:
         return self.backward.matmul(dense)
 
 
+class ItemGramRecommender(ClosedFormRecommender):
+    """Base of GF-CF and BSPM: fitted state is :math:`\tilde R` (CSR attribute
+    ``normalized``, saved with the model) and the ideal filter's factors (buffers);
+    :meth:`fitted_gram` builds the :class:`ItemGram` on the model's device from it."""
+
+    sparse_state = ("train_matrix", "normalized")
+
+    def __init__(self, num_users: int, num_items: int) -> None:
+        super().__init__(num_users, num_items)
+        self.normalized: Tensor | None = None  # R~ [num_users, num_items] CSR
+        self.gram: ItemGram | None = None
+        self._gram_source: Tensor | None = None  # the `normalized` the gram was built from
+
+    def fit_normalized(self, matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Sets :math:`\tilde R` from the binary matrix; returns it (SciPy) and the item
+        degrees."""
+        normalized, item_degree = normalized_interactions(matrix)
+        self.normalized = scipy_to_csr(normalized, self.device)
+        self.gram = None
+        return normalized, item_degree
+
+    def fitted_gram(self) -> ItemGram:
+        normalized = self.sparse_on_device("normalized")
+        if self.gram is None or self._gram_source is not normalized:
+            # built once per fitted (or loaded, or moved) matrix, not per scored batch
+            self.gram, self._gram_source = ItemGram(normalized, self.device), normalized
+        return self.gram
+
+
 @register("gfcf")
-class GFCF(ClosedFormRecommender):
+class GFCF(ItemGramRecommender):
     r"""GF-CF, from `"How Powerful is Graph Convolution for Recommendation?"
     <https://arxiv.org/abs/2108.07567>`_ (Shen et al., CIKM 2021): with the normalised
     interaction matrix :math:`\tilde R = D_U^{-1/2} R D_I^{-1/2}` and :math:`V` its
@@ -139,31 +169,17 @@ class GFCF(ClosedFormRecommender):
         # r D^{-1/2} V and V^T D^{1/2}: the ideal filter's two factors
         self.register_buffer("ideal_left", torch.zeros(num_items, 0))
         self.register_buffer("ideal_right", torch.zeros(0, num_items))
-        self.gram: ItemGram | None = None
 
     def fit_matrix(self, matrix: sp.csr_matrix) -> None:
-        normalized, item_degree = normalized_interactions(matrix)
-        self.gram = ItemGram(normalized, self.device)
+        normalized, item_degree = self.fit_normalized(matrix)
         left, right = ideal_factors(normalized, item_degree, self.factor_dim, self.seed)
         self.ideal_left = left.to(self.device)
         self.ideal_right = right.to(self.device)
 
-    def fitted_gram(self) -> ItemGram:
-        if self.gram is None:
-            raise RuntimeError(f"{type(self).__name__}: call fit(train) first (the Trainer does)")
-        self.gram = self.gram.to(self.device)
-        return self.gram
-
-    def scorer(self) -> Callable[[Tensor], Tensor]:
-        gram = self.fitted_gram()
-
-        @torch.no_grad()
-        def score(users: Tensor) -> Tensor:
-            rows = self.history_rows(users)
-            linear = gram.apply_rows(rows)  # [num_items, B]
-            return add_ideal(linear, rows, self.ideal_left, self.ideal_right, self.ideal_weight)
-
-        return score
+    @torch.no_grad()
+    def score_rows(self, rows: Tensor) -> Tensor:
+        linear = self.fitted_gram().apply_rows(rows)  # [num_items, B]
+        return add_ideal(linear, rows, self.ideal_left, self.ideal_right, self.ideal_weight)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.num_users}, {self.num_items}, "

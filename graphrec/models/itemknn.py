@@ -67,9 +67,10 @@ class ItemKNN(ClosedFormRecommender):
             bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)  # [target, neighbour]
         self.item_similarity = scipy_to_csr(neighbours.T, self.device)
 
-    def scorer(self) -> Callable[[Tensor], Tensor]:
-        similarity = self.sparse_on_device("item_similarity")
-        return lambda users: torch.sparse.mm(self.history_rows(users), similarity).to_dense()
+    sparse_state = ("train_matrix", "item_similarity")
+
+    def score_rows(self, rows: Tensor) -> Tensor:
+        return torch.sparse.mm(rows, self.sparse_on_device("item_similarity")).to_dense()
 
     def item_scorer(self) -> Callable[[Tensor], Tensor]:
         """Related items: row :math:`i` of :math:`S` (item :math:`i`'s similarity to each

@@ -123,6 +123,59 @@ def top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     return out
 
 
+def _similarity_block(left: sp.csr_matrix, right: sp.csr_matrix, target_part: np.ndarray,
+                      neighbour_part: np.ndarray, shrink: float, num_neighbours: int,
+                      self_offset: int | None) -> sp.csr_matrix:
+    """Top-k similarities of the targets ``left`` ``[T, F]`` (weighted rows) to the columns of
+    ``right`` ``[F, N]`` (weighted and penalised); target ``t`` is column ``self_offset + t``
+    of ``right`` (excluded as its own neighbour) unless ``self_offset`` is ``None``."""
+    block = (left @ right).tocoo()
+    keep = block.data != 0
+    if self_offset is not None:
+        keep &= block.col != block.row + self_offset
+    rows, cols, values = block.row[keep], block.col[keep], block.data[keep]
+    values = values / (target_part[rows] * neighbour_part[cols] + shrink)
+    block = sp.csr_matrix((values, (rows, cols)), shape=(left.shape[0], right.shape[1]))
+    return top_k_per_row(block, num_neighbours)
+
+
+def query_similarity(
+    matrix: sp.csr_matrix,
+    queries: sp.csr_matrix,
+    num_neighbours: int,
+    shrink: float = 0.0,
+    similarity: str = "cosine",
+    alpha: float = 0.5,
+    weighting: str = "none",
+    penalty: bool = False,
+    bm25_k1: float = 1.2,
+    bm25_b: float = 0.75,
+) -> sp.csr_matrix:
+    """Top-``num_neighbours`` similarities of new columns ``queries`` ``[F, H]`` (targets) to
+    the columns of ``matrix`` ``[F, N]`` (neighbours), by the formula of
+    :func:`neighbour_similarity`. The document frequencies behind the weighting and the
+    penalty are counted over ``matrix`` and ``queries`` together, as if the new columns had
+    been part of the matrix (for a few new columns this changes them negligibly).
+
+    Returns:
+        ``[H, N]`` CSR (float64).
+    """
+    check_similarity_arguments(num_neighbours, shrink, similarity, alpha, weighting, bm25_k1,
+                               bm25_b)
+    num = matrix.shape[1]
+    binary = sp.csr_matrix(sp.hstack([matrix, queries], format="csr"))
+    weighted = sp.csc_matrix(feature_weighting(binary, weighting, bm25_k1, bm25_b))
+    if similarity == "cosine":
+        alpha = 0.5
+    norm_sq = np.asarray(weighted.multiply(weighted).sum(0)).ravel()
+    right = weighted[:, :num]
+    if penalty:
+        right = sp.diags(feature_penalty(binary)) @ right
+    return _similarity_block(sp.csr_matrix(weighted[:, num:].T), sp.csr_matrix(right),
+                             norm_sq[num:] ** alpha, norm_sq[:num] ** (1.0 - alpha), shrink,
+                             num_neighbours, self_offset=None)
+
+
 def neighbour_similarity(
     matrix: sp.csr_matrix,
     num_neighbours: int,
@@ -164,13 +217,9 @@ def neighbour_similarity(
     bounds = np.unique(np.concatenate([[0], cuts, [num]]))
     blocks = []
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):  # blocks of targets
-        block = (left[start:stop] @ right).tocoo()
-        targets = block.row + start
-        keep = (block.col != targets) & (block.data != 0)
-        rows, cols, values = block.row[keep], block.col[keep], block.data[keep]
-        values = values / (target_part[rows + start] * neighbour_part[cols] + shrink)
-        block = sp.csr_matrix((values, (rows, cols)), shape=(stop - start, num))
-        blocks.append(top_k_per_row(block, num_neighbours))
+        blocks.append(_similarity_block(left[start:stop], right, target_part[start:stop],
+                                        neighbour_part, shrink, num_neighbours,
+                                        self_offset=start))
     if not blocks:
         return sp.csr_matrix((num, num))
     return sp.csr_matrix(sp.vstack(blocks, format="csr"))

@@ -9,7 +9,11 @@ from torch import Tensor
 
 from graphrec.models.closed_form import ClosedFormRecommender, csr_rows, scipy_to_csr
 from graphrec.models.registry import register
-from graphrec.models.similarity import check_similarity_arguments, neighbour_similarity
+from graphrec.models.similarity import (
+    check_similarity_arguments,
+    neighbour_similarity,
+    query_similarity,
+)
 
 
 @register("userknn")
@@ -63,6 +67,8 @@ class UserKNN(ClosedFormRecommender):
             penalty=self.popular_item_penalty, bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)
         self.user_similarity = scipy_to_csr(neighbours, self.device)
 
+    sparse_state = ("train_matrix", "user_similarity")
+
     def scorer(self) -> Callable[[Tensor], Tensor]:
         similarity = self.sparse_on_device("user_similarity")
         train = self.sparse_on_device("train_matrix")
@@ -72,6 +78,26 @@ class UserKNN(ClosedFormRecommender):
             return torch.sparse.mm(rows, train).to_dense()
 
         return score
+
+    def score_rows(self, rows: Tensor) -> Tensor:
+        """New users (not among the training users) given by their item rows: their top-k
+        training neighbours by :func:`~graphrec.models.similarity.query_similarity` (the
+        fitted settings; weights counted with the new users included), then
+        :math:`S_B R`."""
+        train = self.sparse_on_device("train_matrix")
+        queries = sp.csr_matrix((rows.values().cpu().double().numpy(),
+                                 rows.col_indices().cpu().numpy(),
+                                 rows.crow_indices().cpu().numpy()), shape=tuple(rows.shape))
+        train_cpu = train.cpu()
+        matrix = sp.csr_matrix((train_cpu.values().double().numpy(),
+                                train_cpu.col_indices().numpy(),
+                                train_cpu.crow_indices().numpy()), shape=tuple(train.shape))
+        neighbours = query_similarity(
+            sp.csr_matrix(matrix.T), sp.csr_matrix(queries.T), self.num_neighbours,
+            shrink=self.shrink, similarity=self.similarity, alpha=self.alpha,
+            weighting=self.weighting, penalty=self.popular_item_penalty,
+            bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)  # [H, num_users]
+        return torch.sparse.mm(scipy_to_csr(neighbours, self.device), train).to_dense()
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.num_users}, {self.num_items}, "

@@ -17,7 +17,7 @@ from graphrec.models.closed_form import csr_rows, scipy_to_csr
 from graphrec.models.ease import EASE, ease_weights_lapack, ease_weights_torch
 from graphrec.models.gfcf import GFCF, top_right_singular_vectors
 from graphrec.models.itemknn import ItemKNN
-from graphrec.models.similarity import neighbour_similarity, top_k_per_row
+from graphrec.models.similarity import neighbour_similarity, query_similarity, top_k_per_row
 from graphrec.models.userknn import UserKNN
 
 CLASSIC = ("itemknn", "userknn", "ease", "gfcf", "bspm")
@@ -345,6 +345,47 @@ def test_registered_buildable_and_batched_scores_equal_the_full_computation(name
     items, _ = model.recommend([0, 1], k=2, exclude=Interactions.from_graph(graph))
     train = _dense()
     assert not train[[[0], [1]], items.numpy()].any()
+
+
+@pytest.mark.parametrize("name", ["itemknn", "ease", "gfcf", "bspm"])
+def test_a_new_user_scores_as_the_training_user_with_the_same_items(name):
+    graph = _graph()
+    model = _built(name, graph)
+    model.fit(Interactions.from_graph(graph))
+    # new users 0..2 hold the items of training users 3, 0 and 5
+    train = _dense()
+    users = [3, 0, 5]
+    new_users, items = np.nonzero(train[users])
+    histories = Interactions(torch.tensor(np.stack([new_users, items])), 3, NUM_ITEMS)
+    torch.testing.assert_close(model.score_histories(histories),
+                               model.scorer()(torch.tensor(users)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weighting", ["none", "tfidf", "bm25"])
+@pytest.mark.parametrize("penalty", [False, True])
+def test_query_similarity_is_the_new_columns_row_of_the_stacked_similarity(weighting, penalty):
+    x = _random_binary(9, 12, 0.35, seed=4)
+    query = _random_binary(9, 1, 0.4, seed=5)
+    kwargs = dict(shrink=1.0, similarity="asymmetric", alpha=0.7, weighting=weighting,
+                  penalty=penalty)
+    stacked = neighbour_similarity(sp.csr_matrix(np.hstack([x, query])), 4, **kwargs)
+    got = query_similarity(sp.csr_matrix(x), sp.csr_matrix(query), 4, **kwargs)
+    np.testing.assert_allclose(got.toarray(), stacked.toarray()[12:, :12], rtol=1e-12)
+
+
+def test_userknn_new_user_scores_are_its_neighbours_rows():
+    graph = _graph()
+    model = _built("userknn", graph)
+    model.fit(Interactions.from_graph(graph))
+    train = _dense()
+    history = np.zeros((NUM_ITEMS, 1))
+    history[[0, 1, 5], 0] = 1.0
+    neighbours = query_similarity(sp.csr_matrix(train.T), sp.csr_matrix(history), 3,
+                                  shrink=model.shrink, weighting=model.weighting,
+                                  penalty=model.popular_item_penalty).toarray()
+    histories = Interactions(torch.tensor([[0, 0, 0], [0, 1, 5]]), 1, NUM_ITEMS)
+    np.testing.assert_allclose(model.score_histories(histories).double().numpy(),
+                               neighbours @ train, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", CLASSIC)
