@@ -21,6 +21,7 @@ import torch
 
 from graphrec.data.dataset import RecDataset
 from graphrec.eval.evaluator import EvalResult, Evaluator
+from graphrec.eval.ratings import RatingEvaluator
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.split import (
     Split,
@@ -110,6 +111,10 @@ def run_experiment(
     exclude = [train] if valid is None else [train, valid]
     test_interactions = Interactions.from_graph(split.test)
     test: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, train=train)
+    if type(trainer.model).predicts_ratings and test_interactions.edge_weight is not None:
+        ratings = RatingEvaluator().evaluate(trainer.model, test_interactions)
+        test.metrics.update({name: value for name, value in ratings.metrics.items()
+                             if not name.startswith("neg_")})
     cold_users = (train.user_degree() <= cold_max_train).nonzero().view(-1)
     cold: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, users=cold_users)
     results = {
@@ -251,7 +256,7 @@ def merge_settings(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _choose_split(config: dict[str, Any], dataset: RecDataset) -> dict[str, Any]:
+def choose_split(config: dict[str, Any], dataset: RecDataset) -> dict[str, Any]:
     """The split actually used: ``auto`` resolved, and no validation held out of a fixed
     split for a model that selects nothing on it."""
     split = dict(config["split"])
@@ -315,7 +320,7 @@ def run(config: dict[str, Any], resume: str | Path | None = None,
     """
     config = resolve_run(config)
     dataset = dataset if dataset is not None else load_run_dataset(config)
-    config["split"] = split_settings = _choose_split(config, dataset)
+    config["split"] = split_settings = choose_split(config, dataset)
     split = make_split(dataset, split_settings["name"], seed=split_settings["seed"],
                        valid_ratio=split_settings["valid_ratio"], order=split_settings["order"])
     train_config = TrainConfig(**{k: tuple(v) if k == "ks" else v

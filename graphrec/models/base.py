@@ -61,6 +61,8 @@ class Recommender(nn.Module):
       (closed forms, popularity): the CLI then holds out no validation set for them.
     - ``default_split``: the split ``"auto"`` means for this model (``None``: the source's
       fixed split, else per-user random 80/10/10); sequence models use ``"loo"``.
+    - ``predicts_ratings``: ``True`` for rating-prediction models (``predict(users, items)``):
+      experiments report RMSE and MAE of the test ratings beside the ranking metrics.
 
     ``from_graph(train_graph, **hyperparameters)`` builds a model for a training graph; the
     graph and the hyperparameters it was built with are kept as ``build_graph`` and
@@ -71,6 +73,7 @@ class Recommender(nn.Module):
     train_defaults: ClassVar[dict[str, Any]] = {}
     selects_on_validation: ClassVar[bool] = True
     default_split: ClassVar[str | None] = None
+    predicts_ratings: ClassVar[bool] = False
     num_users: int
     num_items: int
 

@@ -59,6 +59,7 @@ class FunkSVD(Recommender):
     train_defaults: ClassVar[dict[str, Any]] = {
         "lr": 3e-3, "batch_size": 1024, "epochs": 20, "patience": 0}
     selects_on_validation: ClassVar[bool] = False
+    predicts_ratings: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -103,3 +103,25 @@ def test_funksvd_beats_mean_and_bias_baselines_on_movielens(data_root):
         rmse[name] = evaluator.evaluate(model, test)["rmse"]
     assert rmse["bias"] < global_mean - 0.1, (rmse, global_mean)
     assert rmse["funksvd"] < rmse["bias"] - 0.01, rmse
+
+
+def test_experiments_report_test_rmse_and_mae_of_rating_models():
+    from graphrec.data.dataset import RecDataset
+    from graphrec.experiment import run_experiment
+    from graphrec.graph.split import Split, random_split
+
+    generator = torch.Generator().manual_seed(1)
+    users = torch.arange(30).repeat_interleave(10)
+    items = torch.stack([torch.randperm(25, generator=generator)[:10] for _ in range(30)]).view(-1)
+    ratings = torch.randint(1, 6, (users.numel(),), generator=generator).float()
+    graph = build_interaction_graph(users.numpy(), items.numpy(), weights=ratings.numpy(),
+                                    user_ids=range(30), item_ids=range(25))
+    split = random_split(graph, seed=0)
+    dataset = RecDataset(name="toy", graph=graph, split=None)
+    model, results = run_experiment(dataset, Split(split.train, None, split.test), "funksvd",
+                                    {"embedding_dim": 4},
+                                    TrainConfig(epochs=2, device="cpu", progress=False))
+    expected = RatingEvaluator().evaluate(model, Interactions.from_graph(split.test))
+    assert results["test"]["rmse"] == pytest.approx(expected["rmse"])
+    assert results["test"]["mae"] == pytest.approx(expected["mae"])
+    assert "recall@20" in results["test"] and "neg_rmse" not in results["test"]
