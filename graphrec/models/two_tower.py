@@ -1,6 +1,7 @@
 """Two-tower retrieval with in-batch sampled softmax and the logQ correction."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -224,25 +225,26 @@ class TwoTower(SequentialRecommender):
             self.frequency.update(targets)
         negatives = negative_ids = log_q_negative = log_q_positive = None
         if self.num_negatives:
+            # log q: log of the expected number of draws, N q_j of N draws from q
+            log_draws = math.log(self.num_negatives)
             if self.negatives == "frequency":
                 negative_ids = batch.negatives
-                log_q_negative = batch.log_q[negative_ids] + torch.log(
-                    torch.tensor(float(self.num_negatives)))
+                log_q_negative = batch.log_q[negative_ids] + log_draws
             else:
                 negative_ids = torch.randint(0, self.num_items, (self.num_negatives,),
                                              device=targets.device)
-                log_q_negative = torch.full((self.num_negatives,), float(
-                    torch.log(torch.tensor(self.num_negatives / self.num_items))),
-                    device=targets.device)
+                log_q_negative = torch.full((self.num_negatives,),
+                                            log_draws - math.log(self.num_items),
+                                            device=targets.device)
             negatives = self.item_vectors(negative_ids)
         if self.logq:
             if self.in_batch:
                 log_q_positive = (self.frequency.probability(targets)
                                   * targets.numel()).log().to(query.dtype)
-            elif negatives is not None:
-                log_q_positive = (batch.log_q[targets] + torch.log(torch.tensor(
-                    float(self.num_negatives))) if self.negatives == "frequency"
-                    else log_q_negative[:1].expand(targets.numel()))
+            elif self.negatives == "frequency":  # the target under the negatives' sampler
+                log_q_positive = batch.log_q[targets] + log_draws
+            else:
+                log_q_positive = log_q_negative[:1].expand(targets.numel())
         if not self.logq:
             log_q_negative = None
         return sampled_softmax_loss(

@@ -114,3 +114,25 @@ def test_learns_the_community_structure(name, settings):
     # items of the user's own half (same parity) dominate the top 10; chance is 0.5
     own = (raw_item[top] % 2 == raw_user.unsqueeze(1) % 2).double().mean()
     assert own > 0.9, float(own)
+
+
+def test_youtube_dnn_loss_is_sampled_softmax_over_frequency_negatives():
+    torch.manual_seed(0)
+    model = YouTubeDNN(3, 10, embedding_dim=4, hidden_dims=(8,), num_negatives=4,
+                       frequency_buckets=64)
+    items = torch.tensor([[PADDING, 1, 2], [3, 4, 1]])
+    targets = torch.tensor([[PADDING, 2, 3], [4, 1, 2]])
+    log_q = torch.linspace(-3, -1, 10)
+    negatives = torch.tensor([2, 7, 7, 0])  # 2 is a target: an accidental hit there
+    batch = SequenceBatch(users=torch.tensor([0, 1]), items=items, targets=targets,
+                          positions=torch.arange(3), times=torch.zeros_like(items),
+                          negatives=negatives, log_q=log_q)
+    valid = targets != PADDING
+    query = model.encode(items, torch.arange(3), torch.zeros_like(items))[valid]
+    ids = targets[valid]
+    table = model.item_embedding.weight
+    # the model adds log N to every log q; any common shift cancels in the softmax
+    expected = sampled_softmax_loss(query, table[ids], table[negatives], positive_ids=ids,
+                                    negative_ids=negatives, log_q_positive=log_q[ids] + 1.0,
+                                    log_q_negative=log_q[negatives] + 1.0, in_batch=False)
+    torch.testing.assert_close(model.loss(batch), expected)
