@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Hashable
 from pathlib import Path
@@ -35,9 +34,14 @@ import torch
 from graphrec.files import atomic_write
 from graphrec.graph.build import IdMap
 from graphrec.models.saved import SavedModel, load
+from graphrec.ops.index import FAISS_KINDS, ItemIndex, faiss_index, require_faiss
+
+# faiss_index is re-exported: the index is built in graphrec.ops.index, one place
+__all__ = ["COMMANDS", "INDEXES", "add_commands", "embeddings", "faiss_index", "id_array",
+           "parse_id", "run"]
 
 COMMANDS = ("recommend", "export")
-INDEXES = ("faiss-flat", "faiss-ivf", "faiss-hnsw")
+INDEXES = FAISS_KINDS
 
 
 def add_commands(subparsers: Any) -> None:
@@ -139,7 +143,7 @@ def id_array(id_map: IdMap, kind: str) -> np.ndarray:
 
 def _export(args: argparse.Namespace) -> int:
     if args.index:
-        require_faiss(args.index)  # fail before any work
+        require_faiss(f"--index {args.index}")  # fail before any work
     saved = load(args.model_dir, device=args.device)
     users, items = embeddings(saved)
     user_ids, item_ids = id_array(saved.user_ids, "user"), id_array(saved.item_ids, "item")
@@ -160,8 +164,7 @@ def _export(args: argparse.Namespace) -> int:
         if index_path in written:
             raise ValueError(f"--output {output} would be overwritten by the index; use "
                              "another suffix than .faiss")
-        faiss = require_faiss(args.index)
-        data = faiss.serialize_index(faiss_index(args.index, items))
+        data = ItemIndex(items, args.index).serialize()
         atomic_write(index_path, lambda file: file.write(data.tobytes()))
         written.append(index_path)
     print(json.dumps({"model": saved.name, "users": int(users.shape[0]),
@@ -198,38 +201,3 @@ def _write_parquet(folder: Path, user_ids: np.ndarray, users: np.ndarray,
         atomic_write(path, lambda file, data=data: pq.write_table(data, file))
         written.append(path)
     return written
-
-
-def require_faiss(kind: str) -> Any:
-    """The faiss module (``ImportError`` naming the option and the package otherwise)."""
-    try:
-        import faiss
-    except ImportError:
-        raise ImportError(f"--index {kind} needs faiss: pip install graphrec[faiss] "
-                          "(faiss-cpu)") from None
-    return faiss
-
-
-def faiss_index(kind: str, vectors: np.ndarray) -> Any:
-    r"""An inner-product faiss index of ``vectors`` ``[n, d]`` (float32): ``"faiss-flat"``
-    (exact), ``"faiss-ivf"`` (about :math:`\sqrt n` lists with the 39 training points per
-    list faiss asks for, ``nprobe`` a quarter of them) or ``"faiss-hnsw"`` (32 links per
-    node, ``efSearch`` 128). Search settings are saved with the index."""
-    if kind not in INDEXES:
-        raise ValueError(f"index kind must be one of {INDEXES} (got {kind!r})")
-    faiss = require_faiss(kind)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    count, dim = vectors.shape
-    if kind == "faiss-flat":
-        index = faiss.IndexFlatIP(dim)
-    elif kind == "faiss-ivf":
-        nlist = max(1, min(int(math.sqrt(count)), count // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist,
-                                   faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-        index.nprobe = max(1, nlist // 4)
-    else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
-    index.add(vectors)
-    return index

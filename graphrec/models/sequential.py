@@ -197,6 +197,11 @@ class SequentialRecommender(Recommender):
         logits = torch.cat([(positive - log_q[targets]).unsqueeze(1), negative], dim=1)
         return F.cross_entropy(logits, torch.zeros_like(targets))
 
+    def output_items(self) -> Tensor:
+        """``[num_items, d]`` item vectors the hidden states are scored against (the item
+        table; a two-tower model's item tower)."""
+        return self.item_embedding.weight
+
     def scorer(self) -> Callable[[Tensor], Tensor]:
         raise ValueError(f"{type(self).__name__} scores from each user's history: use "
                          "scorer_from(history) (the evaluator and recommend do)")
@@ -209,7 +214,7 @@ class SequentialRecommender(Recommender):
         parts = [history] if isinstance(history, Interactions) else list(history)
         sequences = Sequences.from_interactions([p.to(self.device) for p in parts])
         times = sequences.scaled_times() if self.uses_time else None
-        table_t = self.item_embedding.weight.t()
+        table_t = self.output_items().t()
         maxlen = self.maxlen
 
         def score(users: Tensor) -> Tensor:

@@ -40,6 +40,9 @@ SMALL = {
     "pixie": dict(num_walks=64),
     "sasrec": dict(embedding_dim=8, maxlen=6, num_blocks=1),
     "tisasrec": dict(embedding_dim=8, maxlen=6, num_blocks=1, time_span=8),
+    "two_tower": dict(embedding_dim=8, hidden_dims=(8,), maxlen=6, frequency_buckets=64),
+    "youtube_dnn": dict(embedding_dim=8, hidden_dims=(8,), maxlen=6, num_negatives=8,
+                        frequency_buckets=64),
 }
 
 

@@ -1,0 +1,69 @@
+"""YouTube DNN: the deep candidate-generation network of Covington et al. (RecSys 2016)."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from graphrec.models.registry import register
+from graphrec.models.two_tower import TwoTower
+from graphrec.nn.item_embedding import ItemEmbedding
+
+
+@register("youtube_dnn")
+class YouTubeDNN(TwoTower):
+    r"""YouTube DNN candidate generation, from `"Deep Neural Networks for YouTube
+    Recommendations" <https://doi.org/10.1145/2959100.2959190>`_ (Covington et al., RecSys
+    2016): extreme multiclass classification of the next item.
+
+    .. math::
+        \mathbf{u}_t = \mathrm{ReLU\text{-}MLP}([\tfrac{1}{t}\textstyle\sum_{\tau \le t}
+        \mathbf{e}_{s_\tau};\; \mathbf{e}_{s_t}]), \qquad
+        P(j \mid s_{\le t}) = \mathrm{softmax}_j(\mathbf{u}_t^\top \mathbf{e}_j),
+
+    the averaged watch history (and the latest item) through a ReLU tower, scored against
+    the item table itself (no item tower, no normalisation, temperature 1). Training: the
+    paper's sampled softmax, ``num_negatives`` negatives per batch drawn from the training
+    item frequency with importance (logQ) correction of every candidate, the target
+    included (:func:`~graphrec.nn.losses.sampled_softmax_loss` with ``in_batch=False``); a
+    negative equal to the target is masked. It is :class:`~graphrec.models.TwoTower` with
+    these defaults.
+
+    Not (yet) here: the paper's search tokens, demographics and the "example age" feature.
+
+    Args:
+        see :class:`~graphrec.models.TwoTower` (the same arguments, other defaults).
+    """
+
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 1e-3, "batch_size": 128, "epochs": 100, "eval_every": 1, "patience": 5,
+        "metric": "ndcg@10", "ks": (10, 50)}
+
+    def __init__(
+        self,
+        num_users: int,
+        num_items: int,
+        embedding_dim: int = 64,
+        hidden_dims: tuple[int, ...] = (256, 128),
+        maxlen: int = 50,
+        temperature: float = 1.0,
+        normalize: bool = False,
+        item_tower: bool = False,
+        senet: bool = False,
+        senet_reduction: int = 2,
+        logq: bool = True,
+        in_batch: bool = False,
+        num_negatives: int = 256,
+        negatives: str = "frequency",
+        frequency_alpha: float = 0.01,
+        frequency_buckets: int = 2**16,
+        frequency_hashes: int = 2,
+        dropout: float = 0.0,
+        item_embedding: ItemEmbedding | None = None,
+        init_std: float | None = 0.1,
+    ) -> None:
+        super().__init__(num_users, num_items, embedding_dim, hidden_dims, maxlen, temperature,
+                         normalize, item_tower, senet, senet_reduction, logq, in_batch,
+                         num_negatives, negatives, frequency_alpha, frequency_buckets,
+                         frequency_hashes, dropout, item_embedding, init_std)
+
+
+__all__ = ["YouTubeDNN"]
