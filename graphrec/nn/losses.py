@@ -2,6 +2,7 @@
 level, so models import them without reaching up to :mod:`graphrec.train`)."""
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -37,4 +38,142 @@ def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
     return -(positive + negative).mean()
 
 
-__all__ = ["bpr_loss", "l2_penalty", "sgns_loss"]
+def sampled_softmax_loss(query: Tensor, positive: Tensor, negatives: Tensor | None = None, *,
+                         temperature: float = 1.0, positive_ids: Tensor | None = None,
+                         negative_ids: Tensor | None = None,
+                         log_q_positive: Tensor | None = None,
+                         log_q_negative: Tensor | None = None, in_batch: bool = True,
+                         remove_accidental_hits: bool = True) -> Tensor:
+    r"""Sampled softmax for retrieval: in-batch negatives, optional shared uniform negatives
+    (mixed negative sampling), logQ correction and removal of accidental hits; mean over rows.
+
+    Row :math:`i` has the query :math:`\mathbf{u}_i` and its positive item :math:`\mathbf{v}_i`.
+    Its candidates :math:`C_i` are the positives of every row of the batch when ``in_batch``
+    (the two-tower in-batch softmax of Yi et al., RecSys 2019,
+    https://doi.org/10.1145/3298689.3346996), else its own positive only, followed by the
+    ``N`` shared ``negatives`` (uniform from the catalogue in mixed negative sampling, Yang et
+    al., WWW 2020 companion, https://doi.org/10.1145/3366424.3386195). Each candidate's logit
+    is scaled by the temperature first and then logQ-corrected:
+
+    .. math::
+        s^c_{ij} = \frac{\mathbf{u}_i^\top \mathbf{v}_j}{\tau} - \log q_j, \qquad
+        \mathcal{L} = -\frac{1}{B}\sum_i \log
+        \frac{e^{s^c_{ii}}}{\sum_{j \in C_i} e^{s^c_{ij}}},
+
+    where :math:`q_j` is the expected number of times candidate :math:`j` is drawn into the
+    softmax: for in-batch candidates (``log_q_positive``) the batch size times the item's
+    per-event frequency (e.g. from
+    :class:`~graphrec.sampling.frequency.FrequencyEstimator`), for ``N`` shared uniform
+    negatives (``log_q_negative``) :math:`N/|\mathcal{I}|`. Within one group only
+    differences of :math:`\log q` matter; when both groups are mixed they must be on this
+    common scale.
+    As in the paper (and TensorFlow's ``sampled_softmax_loss``) the correction applies to the
+    row's own positive too, so every candidate of the softmax is corrected alike.
+
+    Accidental hits: a candidate with the same id as row :math:`i`'s positive, other than that
+    positive itself (a repeated item in the batch, or a sampled negative that is the target),
+    gets logit :math:`-\infty`. This needs ids: ``positive_ids`` (and ``negative_ids`` when
+    ``negatives`` are given); without ``positive_ids`` nothing is removed.
+
+    Args:
+        query: ``[B, d]`` query (user) vectors :math:`\mathbf{u}`.
+        positive: ``[B, d]`` vectors of each row's positive item :math:`\mathbf{v}`.
+        negatives: ``[N, d]`` negatives shared by all rows, or ``None``.
+        temperature: :math:`\tau > 0`.
+        positive_ids: ``[B]`` item ids of the positives (accidental hits).
+        negative_ids: ``[N]`` item ids of the negatives (accidental hits).
+        log_q_positive: ``[B]`` :math:`\log q` of each positive as an in-batch candidate.
+        log_q_negative: ``[N]`` :math:`\log q` of each negative.
+        in_batch: the other rows' positives are negatives of each row.
+        remove_accidental_hits: mask accidental hits (needs ``positive_ids``).
+
+    Returns:
+        the scalar mean loss.
+    """
+    if query.dim() != 2 or positive.shape != query.shape:
+        raise ValueError(f"query and positive must both be [B, d] (got {tuple(query.shape)} "
+                         f"and {tuple(positive.shape)})")
+    batch, dim = query.shape
+    if negatives is not None and (negatives.dim() != 2 or negatives.shape[1] != dim):
+        raise ValueError(f"negatives must be [N, {dim}] (got {tuple(negatives.shape)})")
+    if not in_batch and negatives is None:
+        raise ValueError("in_batch=False needs negatives: the softmax has no candidate but "
+                         "the positive")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    num_neg = 0 if negatives is None else negatives.shape[0]
+    _check_vector("positive_ids", positive_ids, batch)
+    _check_vector("log_q_positive", log_q_positive, batch)
+    _check_vector("negative_ids", negative_ids, num_neg, negatives is None)
+    _check_vector("log_q_negative", log_q_negative, num_neg, negatives is None)
+    # A softmax where some candidates are corrected and others not is no estimate of anything
+    # (the row's own positive is a candidate too, so even in_batch=False needs both).
+    if negatives is not None and (log_q_positive is None) != (log_q_negative is None):
+        raise ValueError("logQ correction with negatives needs both log_q_positive and "
+                         "log_q_negative (or neither)")
+    remove = remove_accidental_hits and positive_ids is not None
+    if remove and negatives is not None and negative_ids is None:
+        raise ValueError("removing accidental hits among negatives needs negative_ids "
+                         "(or pass remove_accidental_hits=False)")
+
+    rows = torch.arange(batch, device=query.device)
+    if in_batch:
+        logits = query @ positive.t() / temperature  # [B, B], target on the diagonal
+        if log_q_positive is not None:
+            logits = logits - log_q_positive.to(logits.dtype).unsqueeze(0)
+        if remove:
+            hit = positive_ids.unsqueeze(1) == positive_ids.unsqueeze(0)
+            hit[rows, rows] = False
+            logits = logits.masked_fill(hit, float("-inf"))
+        target = rows
+    else:
+        logits = (query * positive).sum(-1, keepdim=True) / temperature  # [B, 1]
+        if log_q_positive is not None:
+            logits = logits - log_q_positive.to(logits.dtype).unsqueeze(1)
+        target = torch.zeros(batch, dtype=torch.long, device=query.device)
+    if negatives is not None:
+        negative_logits = query @ negatives.t() / temperature  # [B, N]
+        if log_q_negative is not None:
+            negative_logits = negative_logits - log_q_negative.to(logits.dtype).unsqueeze(0)
+        if remove:
+            hit = positive_ids.unsqueeze(1) == negative_ids.unsqueeze(0)
+            negative_logits = negative_logits.masked_fill(hit, float("-inf"))
+        logits = torch.cat([logits, negative_logits], dim=1)
+    return F.cross_entropy(logits, target)
+
+
+def full_softmax_loss(query: Tensor, item_table: Tensor, targets: Tensor,
+                      temperature: float = 1.0) -> Tensor:
+    r"""Softmax over the whole catalogue (where it fits), mean over rows:
+    :math:`-\frac{1}{B}\sum_i \log \mathrm{softmax}_j(\mathbf{u}_i^\top
+    \mathbf{E}_j / \tau)_{t_i}`.
+
+    Args:
+        query: ``[B, d]`` query vectors.
+        item_table: ``[I, d]`` every item's vector.
+        targets: ``[B]`` item indices in ``[0, I)``.
+        temperature: :math:`\tau > 0`.
+    """
+    if query.dim() != 2 or item_table.dim() != 2 or query.shape[1] != item_table.shape[1]:
+        raise ValueError(f"query [B, d] and item_table [I, d] must share d (got "
+                         f"{tuple(query.shape)} and {tuple(item_table.shape)})")
+    _check_vector("targets", targets, query.shape[0])
+    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= item_table.shape[0]):
+        raise ValueError(f"targets must lie in [0, {item_table.shape[0]}) (got "
+                         f"[{int(targets.min())}, {int(targets.max())}])")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got {temperature})")
+    return F.cross_entropy(query @ item_table.t() / temperature, targets.long())
+
+
+def _check_vector(name: str, value: Tensor | None, length: int, forbidden: bool = False
+                  ) -> None:
+    if value is None:
+        return
+    if forbidden:
+        raise ValueError(f"{name} was given without negatives")
+    if value.dim() != 1 or value.shape[0] != length:
+        raise ValueError(f"{name} must have shape [{length}] (got {tuple(value.shape)})")
+
+
+__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "sampled_softmax_loss", "sgns_loss"]
