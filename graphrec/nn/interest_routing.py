@@ -115,7 +115,7 @@ class InterestRouting(nn.Module):
 
     Shapes:
         - input: behaviours ``[B, T, in_channels]``, ``mask`` ``[B, T]`` bool (true where
-          a behaviour is; ``T <= maxlen``).
+          a behaviour is; at most ``maxlen`` behaviours per row).
         - output: interests ``[B, K, out_channels]``, interest mask ``[B, K]``, and with
           ``return_coupling=True`` the coupling coefficients ``[B, T, K]`` of the last
           iteration (zero rows at padding).
@@ -162,8 +162,11 @@ class InterestRouting(nn.Module):
             raise ValueError(f"mask must be a bool [B, T] = {tuple(x.shape[:2])} tensor "
                              f"(got {mask.dtype} {tuple(mask.shape)})")
         length = x.size(1)
-        if length > self.maxlen:
-            raise ValueError(f"histories of {length} items exceed maxlen={self.maxlen}")
+        if length > self.maxlen:  # leading columns that are padding everywhere can go
+            if mask[:, :length - self.maxlen].any():
+                raise ValueError(f"histories of {int(mask.sum(1).max())} items exceed "
+                                 f"maxlen={self.maxlen}")
+            x, mask, length = x[:, -self.maxlen:], mask[:, -self.maxlen:], self.maxlen
         interest_mask = (torch.arange(self.num_interests, device=x.device).unsqueeze(0)
                          < self.num_active(mask).unsqueeze(1))  # [B, K]
         mapped = (x @ self.bilinear) * mask.unsqueeze(-1).to(x.dtype)  # [B, T, d], 0 at pad

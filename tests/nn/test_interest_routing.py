@@ -145,8 +145,11 @@ def test_label_aware_attention_powers():
 
 def test_bad_input_is_named():
     layer = InterestRouting(4, 4, maxlen=3)
-    with pytest.raises(ValueError, match="exceed maxlen=3"):
+    with pytest.raises(ValueError, match="histories of 4 items exceed maxlen=3"):
         layer(torch.randn(1, 4, 4), torch.ones(1, 4, dtype=torch.bool))
+    # wider than maxlen but only with padding: fine, and the same as without it
+    x, mask = torch.randn(1, 5, 4), torch.tensor([[False, False, True, True, True]])
+    torch.testing.assert_close(layer(x, mask)[0], layer(x[:, 2:], mask[:, 2:])[0])
     with pytest.raises(ValueError, match="mask must be a bool"):
         layer(torch.randn(1, 2, 4), torch.ones(1, 2))
     with pytest.raises(ValueError, match=r"x must be \[B, T, 4\]"):
