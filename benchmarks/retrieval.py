@@ -72,17 +72,18 @@ def _metrics(test_metrics: dict[str, float]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------ graphrec
-def graphrec_row(model: str, variant: str, overrides: dict[str, Any]
+def graphrec_row(model: str, variant: str, overrides: dict[str, Any],
+                 per_dataset: dict[str, dict[str, Any]] | None = None
                  ) -> Callable[[Task, argparse.Namespace], dict[str, Any]]:
-    """A row training graphrec's registered ``model`` (declared defaults + ``overrides``)
-    with the one Trainer, early stopping on validation NDCG@50."""
+    """A row training graphrec's registered ``model`` (declared defaults + ``overrides`` +
+    ``per_dataset[dataset]``) with the one Trainer, early stopping on validation NDCG@50."""
 
     def run(task: Task, args: argparse.Namespace) -> dict[str, Any]:
         from graphrec.models import build_model, train_defaults
         from graphrec.train.trainer import TrainConfig, Trainer
 
         torch.manual_seed(args.seed)
-        settings = {**overrides}
+        settings = {**overrides, **(per_dataset or {}).get(task.name, {})}
         if "embedding_dim" not in settings:
             settings["embedding_dim"] = args.dim
         net = build_model(model, task.split.train, **settings)
@@ -96,7 +97,7 @@ def graphrec_row(model: str, variant: str, overrides: dict[str, Any]
         seconds = [record["seconds"] for record in result.history]
         return {**_metrics(test), "seconds_per_epoch": sum(seconds) / len(seconds),
                 "epochs": result.epochs_run, "best_epoch": result.best_epoch,
-                "variant": variant}
+                "variant": variant, **({"settings": settings} if settings else {})}
 
     return run
 
@@ -156,19 +157,22 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
                                       pooling="concat", shared_with="item_id")
     neg_feature = SequenceFeature("neg_items", vocab_size=num_items + 1, embed_dim=dim,
                                   pooling="concat", shared_with="item_id")
-    model = MIND([], [history_feature], [item_feature], [neg_feature], max_length=maxlen,
-                 interest_num=4, temperature=args.rechub_temperature,
+    # it needs a user feature (its user tower concatenates them to each interest): the
+    # user id, the only one every data set has
+    user_feature = SparseFeature("user_id", vocab_size=task.train.num_users, embed_dim=dim)
+    model = MIND([user_feature], [history_feature], [item_feature], [neg_feature],
+                 max_length=maxlen, interest_num=4, temperature=args.rechub_temperature,
                  dynamic_interest=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = HistoryBatches(task.train, maxlen, batch_size=256, seed=args.seed)
     popularity = task.train.item_degree().double().pow(0.75)
 
-    def features(items: torch.Tensor, targets: torch.Tensor | None,
+    def features(users: torch.Tensor, items: torch.Tensor, targets: torch.Tensor | None,
                  negatives: torch.Tensor | None) -> dict[str, torch.Tensor]:
         padded = torch.full((items.size(0), maxlen), 0, dtype=torch.long)
         shifted = torch.where(items == PADDING, 0, items + 1)
         padded[:, maxlen - items.size(1):] = shifted
-        out = {"hist_item_id": padded}
+        out = {"hist_item_id": padded, "user_id": users}
         if targets is not None:
             out["item_id"] = targets + 1
         if negatives is not None:
@@ -184,8 +188,11 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
         def score(users: torch.Tensor) -> torch.Tensor:
             items = sequences.window(users, maxlen)
             model.mode = "user"
-            interests = model(features(items, None, None))  # [B, K, d]
-            return (interests @ table.t()).amax(1)
+            feats = features(users, items, None, None)
+            interests = model(feats)  # [B, K, d], inactive interests zero
+            scores = interests @ table.t()
+            active = model.active_interest_mask(feats)  # its K'_u
+            return scores.masked_fill(~active.unsqueeze(-1), float("-inf")).amax(1)
 
         return score
 
@@ -207,7 +214,8 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
                                           replacement=True).view(-1, args.rechub_negatives)
             model.mode = None
             # its forward stores ``temperature`` but does not apply it to the cosine logits
-            logits = model(features(batch.items, batch.targets, negatives)) / model.temperature
+            logits = model(features(batch.users, batch.items, batch.targets, negatives)
+                           ) / model.temperature
             loss = torch.nn.functional.cross_entropy(
                 logits, torch.zeros(logits.size(0), dtype=torch.long))
             optimizer.zero_grad()
@@ -238,7 +246,10 @@ ROWS: dict[str, tuple[str, str, Callable[[Task, argparse.Namespace], dict[str, A
     "graphrec:mind": ("graphrec", "mind", graphrec_row("mind", "K=4", {"num_interests": 4})),
     "graphrec:mind_k1": ("graphrec", "mind", graphrec_row("mind", "K=1",
                                                           {"num_interests": 1})),
-    "graphrec:sdm": ("graphrec", "sdm", graphrec_row("sdm", "default", {})),
+    # MovieLens has times: sessions split at gaps of 10 minutes (the paper's rule); Beauty
+    # only an order: the session is the last 5 items
+    "graphrec:sdm": ("graphrec", "sdm", graphrec_row(
+        "sdm", "sessions", {}, {"movielens-100k": {"session_gap": 600}})),
     "torch-rechub:mind": ("torch-rechub", "mind", rechub_mind),
 }
 

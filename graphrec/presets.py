@@ -59,6 +59,11 @@ for _model in ("skipgram", "eges"):
 for _dataset in ("movielens-100k", "lastfm"):
     PRESETS[("eges", _dataset)]["hyperparameters"]["id_dropout"] = 0.5
 
+# SDM (docs/retrieval.md): MovieLens has times, so short-term sessions split at gaps of ten
+# minutes (the paper's rule) and the long-term channels include genres and release years
+PRESETS[("sdm", "movielens-100k")] = {"hyperparameters": {"session_gap": 600},
+                                      "data": {"side_info": True}}
+
 SECTIONS = ("hyperparameters", "train", "data", "split")
 
 
