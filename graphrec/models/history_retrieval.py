@@ -120,13 +120,17 @@ class HistoryRetrieval(Recommender):
                        new_users: bool = False
                        ) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
         """``users -> ([B, K, d] vectors, [B, K] mask)``: what an index is queried with
-        (every vector of a user; the scores merge by maximum). ``new_users``: the rows of
-        ``history`` are not trained users (no user embedding is read)."""
+        (every vector of a user; the scores merge by maximum). Vectors the mask leaves out
+        (MIND's unused interests) are copies of the user's first one, so a search that
+        merges ``[B, K, d]`` queries by maximum without the mask (``ItemIndex.search``) ranks
+        as :meth:`scorer_from` does. ``new_users``: the rows of ``history`` are not trained
+        users (no user embedding is read)."""
         window = self.histories(history)
 
         def vectors(users: Tensor) -> tuple[Tensor, Tensor]:
             items, times = window(users)
-            return self.user_vectors(None if new_users else users, items, times)
+            found, mask = self.user_vectors(None if new_users else users, items, times)
+            return torch.where(mask.unsqueeze(-1), found, found[:, :1]), mask
 
         return vectors
 

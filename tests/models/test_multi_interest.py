@@ -73,6 +73,9 @@ def test_mind_scores_are_the_maximum_over_interests():
     table = model.item_embedding.weight.detach()
     expected = torch.stack([(vectors[u, mask[u]] @ table.t()).amax(0) for u in range(20)])
     torch.testing.assert_close(scores, expected)
+    # unused interests are copies of the first: the unmasked maximum is the same ranking
+    torch.testing.assert_close((vectors @ table.t()).amax(1), scores)
+    assert torch.equal(vectors[:, 3], vectors[:, 0])
     # K = 1: the one interest's inner products
     single = MIND.from_graph(split.train, embedding_dim=8, num_interests=1).eval()
     with torch.no_grad():
