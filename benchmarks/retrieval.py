@@ -97,7 +97,9 @@ def graphrec_row(model: str, variant: str, overrides: dict[str, Any],
         seconds = [record["seconds"] for record in result.history]
         return {**_metrics(test), "seconds_per_epoch": sum(seconds) / len(seconds),
                 "epochs": result.epochs_run, "best_epoch": result.best_epoch,
-                "variant": variant, **({"settings": settings} if settings else {})}
+                "variant": variant, **({"settings": {  # JSON has no inf: "inf"
+                    key: value if not isinstance(value, float) or math.isfinite(value)
+                    else str(value) for key, value in settings.items()}} if settings else {})}
 
     return run
 
@@ -248,6 +250,10 @@ ROWS: dict[str, tuple[str, str, Callable[[Task, argparse.Namespace], dict[str, A
                                                           {"num_interests": 1})),
     # MovieLens has times: sessions split at gaps of 10 minutes (the paper's rule); Beauty
     # only an order: the session is the last 5 items
+    # label-aware attention with p = inf: the training vector is the closest interest, as
+    # serving's maximum reads it
+    "graphrec:mind_hard": ("graphrec", "mind", graphrec_row(
+        "mind", "K=4, p=inf", {"num_interests": 4, "pow_p": float("inf")})),
     "graphrec:sdm": ("graphrec", "sdm", graphrec_row(
         "sdm", "sessions", {}, {"movielens-100k": {"session_gap": 600}})),
     "torch-rechub:mind": ("torch-rechub", "mind", rechub_mind),
