@@ -180,3 +180,28 @@ def test_bad_settings_are_named():
         MIND.from_graph(split.train).scorer_from(None)
     with pytest.raises(ValueError, match="maxlen"):
         HistoryBatches(Interactions.from_graph(split.train), maxlen=0)
+
+
+@pytest.mark.parametrize("name", ["mind", "sdm"])
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(name, tmp_path):
+    split, (train, _, _) = _cyclic(num_users=40)
+
+    def make():
+        torch.manual_seed(0)
+        return build_model(name, split.train, embedding_dim=8, maxlen=6, num_negatives=7)
+
+    def config(**changes):
+        return TrainConfig(**{"epochs": 4, "batch_size": 32, "lr": 1e-2, "device": "cpu",
+                              "progress": False, "seed": 0, **changes})
+
+    full = Trainer(make(), config())
+    full_result = full.fit(train)
+    path = tmp_path / "state.pt"
+    Trainer(make(), config(epochs=2, checkpoint=str(path))).fit(train)
+    torch.manual_seed(12345)  # the resumed run must not depend on the state it starts in
+    resumed = Trainer(make(), config(checkpoint=str(path)))
+    resumed_result = resumed.fit(train, resume=path)
+    assert [r["loss"] for r in resumed_result.history] == [r["loss"] for r in
+                                                          full_result.history]
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
