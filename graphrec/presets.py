@@ -72,6 +72,11 @@ PRESETS[("bspm", "movielens-100k")] = {"hyperparameters": {
     "factor_dim": 64, "ideal_weight": 0.3, "sharpen_time": 0.5, "merge": "late"}}
 PRESETS[("bspm", "lastfm")] = {"hyperparameters": {"sharpen_time": 1.0}}
 
+# SDM (docs/retrieval.md): MovieLens has times, so short-term sessions split at gaps of ten
+# minutes (the paper's rule) and the long-term channels include genres and release years
+PRESETS[("sdm", "movielens-100k")] = {"hyperparameters": {"session_gap": 600},
+                                      "data": {"side_info": True}}
+
 SECTIONS = ("hyperparameters", "train", "data", "split")
 
 

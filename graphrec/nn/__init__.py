@@ -1,5 +1,6 @@
 """Importable layers."""
 from graphrec.nn.conv import EGESConv, LightGCNConv, PinSAGEConv, SocialConv
+from graphrec.nn.interest_routing import InterestRouting
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.item_input import ItemInput
 from graphrec.nn.seq import (
@@ -9,6 +10,6 @@ from graphrec.nn.seq import (
     TimeIntervalAttention,
 )
 
-__all__ = ["CausalSelfAttention", "EGESConv", "ItemEmbedding", "ItemInput", "LightGCNConv",
-           "MHCResidual", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
+__all__ = ["CausalSelfAttention", "EGESConv", "InterestRouting", "ItemEmbedding", "ItemInput",
+           "LightGCNConv", "MHCResidual", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
            "TimeIntervalAttention"]
