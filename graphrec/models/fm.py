@@ -64,9 +64,10 @@ class FM(Recommender):
     ``task="ranking"``: BPR over FM scores with sampled negatives, the same L2.
 
     ``deep_layers`` > 0 adds DeepFM's deep part (`Guo et al., IJCAI 2017
-    <https://arxiv.org/abs/1703.04247>`_): an MLP (``deep_layers`` hidden layers of ``deep_width``, ReLU, ``dropout``) over the concatenated
-    per-field embeddings :math:`\mathbf{e}_F = \sum_{j \in F} x_j \mathbf{v}_j` (shared
-    with the FM part), its scalar output added to :math:`\hat y`.
+    <https://arxiv.org/abs/1703.04247>`_): an MLP (``deep_layers`` hidden layers of
+    ``deep_width``, ReLU, ``dropout``) over the concatenated per-field embeddings
+    :math:`\mathbf{e}_F = \sum_{j \in F} x_j \mathbf{v}_j` (shared with the FM part), its
+    scalar output added to :math:`\hat y`.
 
     Args:
         user_features, item_features: the feature matrices (:meth:`from_graph`).
@@ -283,7 +284,7 @@ class FM(Recommender):
         return score
 
     def item_scorer(self) -> Callable[[Tensor], Tensor]:
-        """Item-to-item scores: cosine similarity of the items' factor sums
+        r"""Item-to-item scores: cosine similarity of the items' factor sums
         :math:`\mathbf{s}_i` (new users known by their items are scored by the sum over
         those items: :meth:`score_histories`)."""
         _, item_s, _, _ = self.part(ITEM)
