@@ -117,3 +117,21 @@ def test_movielens_fields():
     genre = items.field("genre")
     dense = items.to_dense()[:, genre.start:genre.start + genre.size]
     assert torch.allclose(dense.sum(1), torch.ones(1682))
+
+
+def test_lastfm_tags_are_a_multi_hot_field():
+    from graphrec.data import load_lastfm
+
+    root = Path(os.environ.get("GRAPHREC_DATA",
+                               Path(__file__).resolve().parents[2] / ".." / "shared" / "data"))
+    try:
+        graph = load_lastfm(root, download=False).graph
+    except FileNotFoundError:
+        pytest.skip("LastFM not available")
+    items = node_feature_matrix(graph, "item", identity=False)
+    assert [(f.name, f.kind) for f in items.fields] == [("has_tag", "multi_hot")]
+    tagged = torch.unique(graph["item", "has_tag", "tag"].edge_index[0])
+    sums = torch.zeros(items.num_rows).index_add_(0, items.row_index(), items.weights)
+    # each tagged artist's tag weights are a mean (sum 1); untagged artists have none
+    assert torch.allclose(sums[tagged], torch.ones(tagged.numel()), atol=1e-5)
+    assert int((items.crow.diff() > 0).sum()) == tagged.numel()
