@@ -68,6 +68,14 @@ PRESETS[("hybrid", "movielens-100k")] = {
     "train": {"lr": 5e-3, "batch_size": 1024, "epochs": 10},
 }
 
+# Factorization machine for ratings (benchmarks/ratings.py, docs/models.md): user + item +
+# side features, measured on MovieLens-100K's five official folds (the model's defaults)
+PRESETS[("fm", "movielens-100k")] = {
+    "hyperparameters": {"embedding_dim": 64, "task": "rating", "reg_weight": 0.1,
+                        "numeric": "bins", "num_bins": 10},
+    "train": {"lr": 3e-3, "batch_size": 1024, "epochs": 20},
+}
+
 SECTIONS = ("hyperparameters", "train", "data", "split")
 
 
