@@ -65,7 +65,7 @@ for _dataset in ("movielens-100k", "lastfm"):
 PRESETS[("hybrid", "movielens-100k")] = {
     "hyperparameters": {"embedding_dim": 16, "loss": "warp", "max_sampled": 10,
                         "numeric": "bins", "num_bins": 10},
-    "train": {"lr": 5e-3, "batch_size": 1024, "epochs": 10},
+    "train": {"lr": 5e-3, "batch_size": 1024, "epochs": 8},
 }
 
 # Factorization machine for ratings (benchmarks/ratings.py, docs/models.md): user + item +
