@@ -76,6 +76,22 @@ PRESETS[("bspm", "lastfm")] = {"hyperparameters": {"sharpen_time": 1.0}}
 # minutes (the paper's rule) and the long-term channels include genres and release years
 PRESETS[("sdm", "movielens-100k")] = {"hyperparameters": {"session_gap": 600},
                                       "data": {"side_info": True}}
+# Hybrid MF (benchmarks/hybrid.py, docs/models.md): measured on MovieLens-100K ua with
+# LightFM's protocol; the settings are the model's defaults, named here so that the
+# benchmark, the CLI and the docs keep using them if the defaults move
+PRESETS[("hybrid", "movielens-100k")] = {
+    "hyperparameters": {"embedding_dim": 16, "loss": "warp", "max_sampled": 10,
+                        "numeric": "bins", "num_bins": 10},
+    "train": {"lr": 5e-3, "batch_size": 1024, "epochs": 8},
+}
+
+# Factorization machine for ratings (benchmarks/ratings.py, docs/models.md): user + item +
+# side features, measured on MovieLens-100K's five official folds (the model's defaults)
+PRESETS[("fm", "movielens-100k")] = {
+    "hyperparameters": {"embedding_dim": 64, "task": "rating", "reg_weight": 0.1,
+                        "numeric": "bins", "num_bins": 10},
+    "train": {"lr": 3e-3, "batch_size": 1024, "epochs": 20},
+}
 
 SECTIONS = ("hyperparameters", "train", "data", "split")
 

@@ -227,6 +227,10 @@ def load_movielens_100k(root: str | Path | None = None, download: bool = True,
         "release_year_range": (low, high),
         "items_without_release_date": int(missing.sum()),
     }
+    # column names on the graph too, so feature builders (graph/feature_matrix.py) group
+    # the columns into named fields (genre, gender, occupation, ...)
+    graph[USER].feature_names = list(info["user_feature_names"])
+    graph[ITEM].feature_names = list(info["item_feature_names"])
     if side_info:
         add_movielens_side_info(graph, info)
     split = None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from graphrec.eval.metrics import METRICS, ranking_metrics
+from graphrec.eval.metrics import METRICS, auc, ranking_metrics
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.ranking import mask_interactions, topk_items
 from graphrec.sampling.negative import NegativeSampler
@@ -54,7 +54,11 @@ class Evaluator:
 
     Args:
         ks: cut-offs, e.g. ``(10, 20)``.
-        metrics: names from :data:`graphrec.eval.metrics.METRICS`.
+        metrics: names from :data:`graphrec.eval.metrics.METRICS`, and ``"auc"``
+            (:func:`~graphrec.eval.metrics.auc`, reported as ``"auc"``: per user, target
+            items against every other item not masked; with ``mask_history=False`` the
+            ``exclude`` items count as negatives, as LightFM's ``auc_score`` without
+            ``train_interactions``).
         batch_size: users per scoring batch (bounds memory: ``batch_size * num_items`` floats).
         mask_history: mask the ``exclude`` items (default). ``False`` keeps them rankable
             (repeat-consumption data) while still passing them to the model as history.
@@ -76,6 +80,10 @@ class Evaluator:
     ) -> None:
         if not ks or min(ks) < 1:
             raise ValueError(f"ks must be positive cut-offs (got {ks})")
+        unknown = set(metrics) - set(METRICS) - {"auc"}
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; choose from "
+                             f"{METRICS + ('auc',)}")
         if sampled_negatives is not None and sampled_negatives < 1:
             raise ValueError(f"sampled_negatives must be positive (got {sampled_negatives})")
         self.ks = tuple(sorted(set(int(k) for k in ks)))
@@ -168,7 +176,9 @@ class Evaluator:
         prefixes = ("",) if self.sampled_negatives is None else ("", "sampled_")
         metrics = {name: float(total) / count for name, total in sums.items()} if count else {
             f"{prefix}{name}@{k}": math.nan for prefix in prefixes for name in self.metrics
-            for k in self.ks}
+            for k in self.ks if name != "auc"}
+        if not count and "auc" in self.metrics:
+            metrics.update({f"{prefix}auc": math.nan for prefix in prefixes})
         without_train = 0
         if train is not None and count:
             without_train = int((train.to(eval_users.device).user_degree()[eval_users] == 0).sum())
@@ -184,7 +194,16 @@ class Evaluator:
     def _metrics(self, scores: Tensor, users: Tensor, target: Interactions) -> dict[str, Tensor]:
         top, _ = topk_items(scores, max(self.ks))
         hits = target.contains(users.view(-1, 1), top)
-        return ranking_metrics(hits, target.user_degree()[users], self.ks, self.metrics)
+        ranked = tuple(m for m in self.metrics if m != "auc")
+        values = ranking_metrics(hits, target.user_degree()[users], self.ks, ranked)
+        if "auc" in self.metrics:
+            row, item = target.rows(users)
+            positive = torch.zeros_like(scores, dtype=torch.bool)
+            positive[row, item] = True
+            # masked (-inf) items are not candidates; a user without negatives counts 0.5
+            value = auc(scores, positive, candidate=scores > float("-inf"))
+            values["auc"] = torch.nan_to_num(value, nan=0.5)
+        return values
 
 
 def known_interactions(

@@ -70,6 +70,43 @@ METRIC_FUNCTIONS: dict[str, Callable[[Tensor, Tensor, int], Tensor]] = {
 }
 
 
+def auc(scores: Tensor, positive: Tensor, candidate: Tensor | None = None) -> Tensor:
+    r"""Per-user AUC: the share of (positive, negative) pairs the scores order correctly,
+
+    .. math::
+        \mathrm{AUC}_u = \frac{1}{|P_u|\,|N_u|} \sum_{p \in P_u} \sum_{n \in N_u}
+        \big([s_p > s_n] + \tfrac12 [s_p = s_n]\big)
+
+    with :math:`P_u` the user's positives among the candidates and :math:`N_u` the other
+    candidates (ties count half: Mann-Whitney). LightFM's ``auc_score`` without
+    ``train_interactions`` is this with every item a candidate.
+
+    Args:
+        scores: ``[B, N]`` scores.
+        positive: ``[B, N]`` bool, the relevant items.
+        candidate: ``[B, N]`` bool, the items ranked (default all); positives outside it
+            are ignored.
+
+    Returns:
+        ``[B]`` float64; NaN for a row without a positive or without a negative.
+    """
+    if candidate is None:
+        candidate = torch.ones_like(positive)
+    positive = positive & candidate
+    negative = candidate & ~positive
+    # each row's negative scores sorted, the rest pushed to +inf past every finite score
+    inf = torch.finfo(scores.dtype).max
+    negatives_sorted = torch.sort(torch.where(negative, scores, inf), dim=1).values
+    below = torch.searchsorted(negatives_sorted, scores.contiguous(), side="left")
+    at_or_below = torch.searchsorted(negatives_sorted, scores.contiguous(), side="right")
+    num_neg = negative.sum(1)
+    below = torch.minimum(below, num_neg.unsqueeze(1))
+    at_or_below = torch.minimum(at_or_below, num_neg.unsqueeze(1))
+    correct = (below.double() + 0.5 * (at_or_below - below).double()) * positive
+    pairs = positive.sum(1).double() * num_neg.double()
+    return torch.where(pairs > 0, correct.sum(1) / pairs.clamp(min=1), torch.nan)
+
+
 def ranking_metrics(
     hits: Tensor, num_relevant: Tensor, ks: tuple[int, ...], metrics: tuple[str, ...] = METRICS
 ) -> dict[str, Tensor]:

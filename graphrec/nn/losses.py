@@ -176,4 +176,26 @@ def _check_vector(name: str, value: Tensor | None, length: int, forbidden: bool 
         raise ValueError(f"{name} must have shape [{length}] (got {tuple(value.shape)})")
 
 
-__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "sampled_softmax_loss", "sgns_loss"]
+def warp_loss(pos_scores: Tensor, neg_scores: Tensor, weight: Tensor,
+              margin: float = 1.0) -> Tensor:
+    r"""WARP's rank-weighted hinge (Weston et al., IJCAI 2011), mean over the batch:
+    :math:`\frac{1}{B}\sum_b L(\hat r_b)\,\max(0, m - s^+_b + s^-_b)`, with the rank
+    weight :math:`L(\hat r_b)` (``weight``, treated as a constant; 0 for rows where no
+    violating negative was found) from :func:`graphrec.sampling.warp.first_violation`."""
+    hinge = (margin - pos_scores + neg_scores).clamp(min=0)
+    return (weight.detach() * hinge).mean()
+
+
+def logistic_loss(pos_scores: Tensor, neg_scores: Tensor, neg_weight: Tensor | None = None
+                  ) -> Tensor:
+    r"""Pointwise log loss with a positive (label 1) and a sampled negative (label 0) per row:
+    :math:`-\frac{1}{B}\sum_b [\ln \sigma(s^+_b) + w_b \ln \sigma(-s^-_b)]`
+    (``neg_weight`` :math:`w_b`, default 1, drops rows without a valid negative)."""
+    negative = F.logsigmoid(-neg_scores)
+    if neg_weight is not None:
+        negative = negative * neg_weight
+    return -(F.logsigmoid(pos_scores) + negative).mean()
+
+
+__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "logistic_loss", "sampled_softmax_loss",
+           "sgns_loss", "warp_loss"]
