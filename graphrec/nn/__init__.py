@@ -2,6 +2,7 @@
 from graphrec.nn.conv import EGESConv, LightGCNConv, PinSAGEConv, SocialConv
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.item_input import ItemInput
+from graphrec.nn.ncf_tower import NCFTower
 from graphrec.nn.seq import (
     CausalSelfAttention,
     MHCResidual,
@@ -10,5 +11,5 @@ from graphrec.nn.seq import (
 )
 
 __all__ = ["CausalSelfAttention", "EGESConv", "ItemEmbedding", "ItemInput", "LightGCNConv",
-           "MHCResidual", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
+           "MHCResidual", "NCFTower", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
            "TimeIntervalAttention"]

@@ -15,6 +15,23 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     return -F.logsigmoid(pos_scores - neg_scores).mean()
 
 
+def log_loss(pos_logits: Tensor, neg_logits: Tensor) -> Tensor:
+    r"""Log loss (binary cross-entropy) of NCF (He et al., WWW 2017, Eq. 7) over positives
+    (label 1) and their sampled negatives (label 0), averaged over all instances:
+    :math:`-\frac{1}{B(1+K)}\big(\sum \ln \sigma(s^+) + \sum \ln \sigma(-s^-)\big)`.
+
+    ``pos_logits`` is ``[B]``; ``neg_logits`` is ``[B]`` or ``[B, K]`` (``K`` negatives per
+    positive, as many instances as the paper's ratio of 1 : K). Computed from logits with
+    ``logsigmoid`` (no overflow for large scores)."""
+    if neg_logits.dim() == pos_logits.dim():
+        neg_logits = neg_logits.unsqueeze(-1)
+    if neg_logits.shape[:-1] != pos_logits.shape:
+        raise ValueError(f"neg_logits {tuple(neg_logits.shape)} must be [B] or [B, K] for "
+                         f"pos_logits {tuple(pos_logits.shape)}")
+    total = F.logsigmoid(pos_logits).sum() + F.logsigmoid(-neg_logits).sum()
+    return -total / (pos_logits.numel() + neg_logits.numel())
+
+
 def l2_penalty(*tensors: Tensor, batch_size: int) -> Tensor:
     r"""LightGCN's regulariser on the batch's ego embeddings:
     :math:`\frac{1}{2B}\sum_t \lVert t \rVert_2^2`."""
@@ -37,4 +54,4 @@ def sgns_loss(center: Tensor, context: Tensor, negatives: Tensor) -> Tensor:
     return -(positive + negative).mean()
 
 
-__all__ = ["bpr_loss", "l2_penalty", "sgns_loss"]
+__all__ = ["bpr_loss", "l2_penalty", "log_loss", "sgns_loss"]

@@ -1,5 +1,5 @@
 """The training losses, re-exported: they live in :mod:`graphrec.nn.losses` (models use them,
 and a model must not import from :mod:`graphrec.train`, the layer above it)."""
-from graphrec.nn.losses import bpr_loss, l2_penalty, sgns_loss
+from graphrec.nn.losses import bpr_loss, l2_penalty, log_loss, sgns_loss
 
-__all__ = ["bpr_loss", "l2_penalty", "sgns_loss"]
+__all__ = ["bpr_loss", "l2_penalty", "log_loss", "sgns_loss"]
