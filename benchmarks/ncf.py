@@ -13,9 +13,10 @@ defaults run 300 epochs with patience 50, so they are capped here), early-stoppe
 validation NDCG@10, and tested with training and validation items masked.
 
 NeuMF is pretrained: by default it takes the GMF and MLP of the same seed trained just
-before (``NeuMF.use_pretrained``, exactly what ``--model neumf`` trains first, with the same
-settings), and its ``seconds`` include theirs; ``--neumf-own-pretraining`` lets the trainer
-pretrain the parts again (``NeuMF.pretraining``).
+before (``NeuMF.use_pretrained``: what ``--model neumf`` trains first, with the same settings
+except that on LastFM its GMF stage validates every second epoch like the NeuMF run, where the
+``ncf_gmf`` row validates every epoch), and its ``seconds`` include theirs;
+``--neumf-own-pretraining`` lets the trainer pretrain the parts again (``NeuMF.pretraining``).
 
 Writes a JSON list of rows: library, model, dataset, seed, hr@10, ndcg@10, sampled_hr@10,
 sampled_ndcg@10, seconds (training, including NeuMF's pretraining), best_epoch.
@@ -53,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--neumf-own-pretraining", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", default=None, help="write the rows here (JSON)")
+    parser.add_argument("--table", nargs="+", default=None, metavar="ROWS.json",
+                        help="only print the markdown table (mean ± std over seeds) of "
+                             "rows written before")
     return parser.parse_args(argv)
 
 
@@ -93,6 +97,10 @@ def run_one(dataset, split, name: str, seed: int, args: argparse.Namespace, eval
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    if args.table:
+        rows = [row for path in args.table for row in json.loads(Path(path).read_text())]
+        print(markdown_table(rows))
+        return rows
     import torch
 
     from graphrec.data import load_dataset
@@ -114,7 +122,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 if args.output:  # rows so far: a long run that is cut short keeps them
                     Path(args.output).write_text(json.dumps(rows, indent=1) + "\n")
     summarise(rows)
+    print(markdown_table(rows))
     return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """One line per (dataset, model): mean ± sample standard deviation over seeds."""
+    keys = ("hr@10", "ndcg@10", "sampled_hr@10", "sampled_ndcg@10")
+    lines = ["| dataset | model | seeds | HR@10 | NDCG@10 | sampled HR@10 | sampled NDCG@10 "
+             "| seconds |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["model"]), []).append(row)
+    for (dataset, model), group in groups.items():
+        cells = []
+        for key in keys:
+            values = [r[key] for r in group]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):.4f} ± {spread:.4f}")
+        seconds = statistics.mean(r["seconds"] for r in group)
+        lines.append(f"| {dataset} | `{model}` | {len(group)} | " + " | ".join(cells)
+                     + f" | {seconds:.0f} |")
+    return "\n".join(lines)
 
 
 def summarise(rows: list[dict]) -> None:

@@ -57,8 +57,10 @@ _SCORE_CHUNK = 1 << 22
 # batches of 1024 positives (the paper searched 128-1024) reaches the validation NDCG@10
 # of 1e-3 on 256 in a quarter of the time; Adam 1e-3 on 256 also sat on a plateau for
 # the first ~5 epochs on MovieLens, where patience 5 stopped one seed at epoch 6
+# (no eval_every: a pretraining stage validates as often as its NeuMF run, e.g. every second
+# epoch with the LastFM preset)
 _PART_DEFAULTS: dict[str, Any] = {"lr": 5e-3, "batch_size": 1024, "epochs": 40,
-                                  "eval_every": 1, "patience": 8, "metric": "ndcg@10"}
+                                  "patience": 8, "metric": "ndcg@10"}
 
 
 class NCFRecommender(Recommender):
