@@ -132,6 +132,11 @@ def run_experiment(
         "test_cold": cold.metrics,
         "test_cold_users": cold.num_users,
     }
+    if fit.pretraining:  # models trained first (NeuMF's GMF and MLP parts)
+        results["pretraining"] = {name: {"best_epoch": stage.best_epoch,
+                                         "epochs": stage.epochs_run,
+                                         "train_seconds": stage.train_seconds}
+                                  for name, stage in fit.pretraining.items()}
     return trainer.model, results
 
 

@@ -4,6 +4,8 @@
   (pairwise BPR triples by default; a sequence model returns sequence batches). The
   trainer only iterates them.
 - ``loss(batch) -> Tensor``: the training loss of one batch.
+- ``pretraining()``: models to train before this one, each by the same trainer with its
+  own settings (NeuMF's GMF and MLP parts); none by default.
 - ``fit(train)``: closed-form fitting (popularity, ALS initialisations); called once by
   the trainer before any epoch. Models without trainable parameters are done after it.
 - ``scorer() -> callable(users) -> [B, num_items]``: the evaluator's entry point; models
@@ -91,6 +93,14 @@ class Recommender(nn.Module):
                 return model
 
             cls.from_graph = classmethod(from_graph)
+
+    def pretraining(self) -> list[tuple[str, Recommender, dict[str, Any]]]:
+        """``[(name, model, train_settings), ...]``: models the trainer trains first, in
+        order, each with ``train_settings`` (``TrainConfig`` fields) over its own
+        configuration and early-stopped on the same validation set, before it calls
+        :meth:`fit` (they are usually parts of this model, e.g. NeuMF's GMF and MLP).
+        None by default."""
+        return []
 
     def fit(self, train: Interactions) -> None:
         """Closed-form part of training (none by default)."""

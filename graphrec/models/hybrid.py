@@ -15,7 +15,7 @@ from graphrec.graph.feature_matrix import NUMERIC_ENCODINGS, FeatureMatrix, node
 from graphrec.graph.interactions import Interactions
 from graphrec.models.base import Recommender
 from graphrec.models.registry import register
-from graphrec.nn.losses import bpr_loss, logistic_loss, warp_loss
+from graphrec.nn.losses import bpr_loss, log_loss, warp_loss
 from graphrec.sampling.warp import WarpBatch, WarpBatches, first_violation
 
 LOSSES = ("warp", "kos_warp", "bpr", "logistic")
@@ -213,7 +213,7 @@ class Hybrid(Recommender):
                         -(torch.nn.functional.logsigmoid(pos_scores - neg_scores)
                           * weight).mean())
             else:
-                loss = logistic_loss(pos_scores, neg_scores, weight)
+                loss = log_loss(pos_scores, neg_scores, weight)
         if self.reg_weight:
             negative = item_rep[rows, column + 1]
             loss = loss + self.reg_weight * (user_rep.pow(2).sum(-1) + item_rep[:, 0].pow(2)

@@ -3,6 +3,7 @@ from graphrec.nn.conv import EGESConv, LightGCNConv, PinSAGEConv, SocialConv
 from graphrec.nn.interest_routing import InterestRouting
 from graphrec.nn.item_embedding import ItemEmbedding
 from graphrec.nn.item_input import ItemInput
+from graphrec.nn.ncf_tower import NCFTower
 from graphrec.nn.seq import (
     CausalSelfAttention,
     MHCResidual,
@@ -11,5 +12,5 @@ from graphrec.nn.seq import (
 )
 
 __all__ = ["CausalSelfAttention", "EGESConv", "InterestRouting", "ItemEmbedding", "ItemInput",
-           "LightGCNConv", "MHCResidual", "PinSAGEConv", "SelfAttentionBlock", "SocialConv",
-           "TimeIntervalAttention"]
+           "LightGCNConv", "MHCResidual", "NCFTower", "PinSAGEConv", "SelfAttentionBlock",
+           "SocialConv", "TimeIntervalAttention"]

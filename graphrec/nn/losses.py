@@ -16,6 +16,32 @@ def bpr_loss(pos_scores: Tensor, neg_scores: Tensor) -> Tensor:
     return -F.logsigmoid(pos_scores - neg_scores).mean()
 
 
+def log_loss(pos_logits: Tensor, neg_logits: Tensor, neg_weight: Tensor | None = None
+             ) -> Tensor:
+    r"""Log loss (binary cross-entropy) of NCF (He et al., WWW 2017, Eq. 7) over positives
+    (label 1) and their sampled negatives (label 0), averaged over all instances:
+    :math:`-\frac{1}{B(1+K)}\big(\sum \ln \sigma(s^+) + \sum w \ln \sigma(-s^-)\big)`.
+
+    ``pos_logits`` is ``[B]``; ``neg_logits`` is ``[B]`` or ``[B, K]`` (``K`` negatives per
+    positive, as many instances as the paper's ratio of 1 : K). ``neg_weight`` (optional, the
+    shape of ``neg_logits``, default 1) weighs each negative; 0 drops an invalid one (the
+    hybrid model's rows without a usable negative) while the denominator stays
+    :math:`B(1+K)`. Computed from logits with ``logsigmoid`` (no overflow for large
+    scores)."""
+    if neg_logits.dim() == pos_logits.dim():
+        neg_logits = neg_logits.unsqueeze(-1)
+        if neg_weight is not None:
+            neg_weight = neg_weight.unsqueeze(-1)
+    if neg_logits.shape[:-1] != pos_logits.shape:
+        raise ValueError(f"neg_logits {tuple(neg_logits.shape)} must be [B] or [B, K] for "
+                         f"pos_logits {tuple(pos_logits.shape)}")
+    negative = F.logsigmoid(-neg_logits)
+    if neg_weight is not None:
+        negative = negative * neg_weight
+    total = F.logsigmoid(pos_logits).sum() + negative.sum()
+    return -total / (pos_logits.numel() + neg_logits.numel())
+
+
 def l2_penalty(*tensors: Tensor, batch_size: int) -> Tensor:
     r"""LightGCN's regulariser on the batch's ego embeddings:
     :math:`\frac{1}{2B}\sum_t \lVert t \rVert_2^2`."""
@@ -186,16 +212,5 @@ def warp_loss(pos_scores: Tensor, neg_scores: Tensor, weight: Tensor,
     return (weight.detach() * hinge).mean()
 
 
-def logistic_loss(pos_scores: Tensor, neg_scores: Tensor, neg_weight: Tensor | None = None
-                  ) -> Tensor:
-    r"""Pointwise log loss with a positive (label 1) and a sampled negative (label 0) per row:
-    :math:`-\frac{1}{B}\sum_b [\ln \sigma(s^+_b) + w_b \ln \sigma(-s^-_b)]`
-    (``neg_weight`` :math:`w_b`, default 1, drops rows without a valid negative)."""
-    negative = F.logsigmoid(-neg_scores)
-    if neg_weight is not None:
-        negative = negative * neg_weight
-    return -(F.logsigmoid(pos_scores) + negative).mean()
-
-
-__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "logistic_loss", "sampled_softmax_loss",
+__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "log_loss", "sampled_softmax_loss",
            "sgns_loss", "warp_loss"]

@@ -4,8 +4,10 @@ from graphrec.nn.losses import (
     bpr_loss,
     full_softmax_loss,
     l2_penalty,
+    log_loss,
     sampled_softmax_loss,
     sgns_loss,
 )
 
-__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "sampled_softmax_loss", "sgns_loss"]
+__all__ = ["bpr_loss", "full_softmax_loss", "l2_penalty", "log_loss", "sampled_softmax_loss",
+           "sgns_loss"]

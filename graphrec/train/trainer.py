@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import random
@@ -27,6 +28,10 @@ from graphrec.sampling.stream_state import load_stream_state, stream_state
 from graphrec.train.distributed import data_parallel_loss, world
 
 logger = logging.getLogger("graphrec.train")
+
+# TrainConfig fields that say where and how a run happens: a pretraining stage keeps the
+# run's own (its settings choose what it computes: learning rate, epochs, ...)
+_ENVIRONMENT = ("device", "progress", "checkpoint", "seed", "max_seconds")
 
 
 def seed_everything(seed: int) -> None:
@@ -180,6 +185,8 @@ class TrainResult:
     best_metric: float | None = None
     train_seconds: float = 0.0
     epochs_run: int = 0
+    #: the results of the models trained first (``model.pretraining()``), by name
+    pretraining: dict[str, TrainResult] = field(default_factory=dict)
 
 
 class Trainer:
@@ -189,7 +196,10 @@ class Trainer:
     every ``eval_every`` epochs evaluate on validation, keep the best weights (by
     ``config.metric``), stop after ``patience`` evaluations without improvement, and at
     the end restore the best weights. Models without trainable parameters are only
-    ``fit``.
+    ``fit``. Before its first epoch the trainer trains the models that
+    ``model.pretraining()`` names (each by a ``Trainer`` of its own with the stage's
+    settings, on the same data and validation; results in ``TrainResult.pretraining``),
+    then calls ``model.fit(train)``.
 
     Inside a ``torch.distributed`` process group (``torchrun``; see
     :func:`graphrec.train.distributed.init_distributed`) the loss is wrapped in
@@ -242,6 +252,16 @@ class Trainer:
         valid = None if valid is None else valid.to(self.device)
         result = TrainResult()
         start = time.perf_counter()
+        if resume is None:  # a resumed run restores the weights pretraining led to
+            for name, stage, settings in self.model.pretraining():
+                stage_config = dataclasses.replace(
+                    config, **{k: v for k, v in settings.items() if k not in _ENVIRONMENT},
+                    checkpoint=None)
+                result.pretraining[name] = Trainer(stage, stage_config, self.evaluator).fit(
+                    train, valid)
+                logger.info("pretrained %s: best epoch %s of %d", name,
+                            result.pretraining[name].best_epoch,
+                            result.pretraining[name].epochs_run)
         self.model.fit(train)
         if self.optimizer is None:
             result.train_seconds = time.perf_counter() - start
