@@ -6,7 +6,6 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.linalg import lapack
 from torch import Tensor
 
 from graphrec.models.closed_form import ClosedFormRecommender
@@ -14,65 +13,36 @@ from graphrec.models.registry import register
 from graphrec.ops.csr import csr_with_values
 
 DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
-#: rows per block when symmetrising and scaling the dense matrix in place
-_BLOCK_ROWS = 1024
 
 
-def ease_weights_lapack(gram: np.ndarray, reg_weight: float) -> np.ndarray:
+def ease_weights(gram: Tensor, reg_weight: float) -> Tensor:
     r"""EASE^R's :math:`B = I - P\,\mathrm{diag}(1/\mathrm{diag}(P))` with
-    :math:`P = (G + \lambda I)^{-1}`, computed **in the memory of** ``gram`` (C-contiguous,
-    symmetric, float32 or float64; overwritten and returned): LAPACK's Cholesky
-    factorisation (``potrf``) and inverse from it (``potri``), both in place, then the upper
-    triangle is mirrored and the columns scaled block by block. Peak memory is ``gram``
-    plus a few row blocks.
+    :math:`P = (G + \lambda I)^{-1}`, computed **in the memory of** ``gram`` (a symmetric
+    square float32 or float64 tensor, CPU or GPU; overwritten and returned).
+
+    ``torch.linalg`` (MKL's LAPACK on the CPU, cuSOLVER on a GPU) factorises and inverts
+    through the matrix's transposed view: ``gram.mT`` is the same symmetric matrix in the
+    column-major layout LAPACK works in, so ``cholesky_ex`` and ``cholesky_inverse`` write
+    into it without a working copy (a C-ordered ``out`` would cost a second ``num_items²``
+    matrix). Then each column is divided by :math:`-P_{jj}` in place. SciPy's LAPACK is not
+    used: its OpenBLAS ``potrf`` crashed (SIGSEGV) on Gowalla's 40,981² float32 Gram matrix.
     """
-    if gram.ndim != 2 or gram.shape[0] != gram.shape[1] or not gram.flags.c_contiguous:
-        raise ValueError("gram must be a square C-contiguous matrix")
-    if gram.dtype not in (np.float32, np.float64):
-        raise ValueError(f"gram must be float32 or float64 (got {gram.dtype})")
-    n = gram.shape[0]
-    gram.flat[:: n + 1] += reg_weight
-    prefix = "s" if gram.dtype == np.float32 else "d"
-    potrf = getattr(lapack, f"{prefix}potrf")
-    potri = getattr(lapack, f"{prefix}potri")
-    # gram.T is the same symmetric matrix in Fortran order, so LAPACK works in place on it;
-    # lower=False in Fortran order fills what is the lower triangle of the C-order array
-    factor, info = potrf(gram.T, lower=False, clean=False, overwrite_a=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"Cholesky factorisation failed (LAPACK info {info})")
-    inverse, info = potri(factor, lower=False, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"inverse from the Cholesky factor failed (info {info})")
-    if not np.shares_memory(inverse, gram):  # the wrappers copy only on a layout mismatch
-        gram[...] = inverse.T
-    precision = gram  # its lower triangle (C order) holds P
-    for start in range(0, n, _BLOCK_ROWS):  # mirror the lower triangle to the upper one
-        stop = min(start + _BLOCK_ROWS, n)
-        block = precision[start:stop, start:stop]
-        block[...] = np.tril(block) + np.tril(block, -1).T
-        precision[start:stop, stop:] = precision[stop:, start:stop].T
-    diagonal = precision.diagonal().copy()
-    for start in range(0, n, _BLOCK_ROWS):  # B_ij = -P_ij / P_jj, in place
-        np.divide(precision[start:start + _BLOCK_ROWS], -diagonal,
-                  out=precision[start:start + _BLOCK_ROWS])
-    np.fill_diagonal(precision, 0.0)
-    return precision
-
-
-def ease_weights_torch(gram: Tensor, reg_weight: float) -> Tensor:
-    r"""The same :math:`B` with ``torch.linalg`` (for GPUs): Cholesky factorisation and
-    ``cholesky_inverse`` written over ``gram`` (overwritten and returned), then the column
-    scaling in place."""
     if gram.dim() != 2 or gram.size(0) != gram.size(1):
         raise ValueError("gram must be a square matrix")
+    if gram.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"gram must be float32 or float64 (got {gram.dtype})")
+    if not gram.is_contiguous():
+        raise ValueError("gram must be contiguous (it is overwritten in place)")
     gram.diagonal().add_(reg_weight)
+    column_major = gram.mT  # symmetric: the same matrix, in LAPACK's layout
     info = torch.empty((), dtype=torch.int32, device=gram.device)
-    torch.linalg.cholesky_ex(gram, out=(gram, info))
+    torch.linalg.cholesky_ex(column_major, out=(column_major, info))
     if int(info) != 0:
         raise torch.linalg.LinAlgError(f"Cholesky factorisation failed (info {int(info)})")
-    precision = torch.cholesky_inverse(gram, out=gram)
+    torch.cholesky_inverse(column_major, out=column_major)  # the full symmetric P
+    precision = gram
     diagonal = precision.diagonal().clone()
-    precision.div_(-diagonal)
+    precision.div_(-diagonal)  # B_ij = -P_ij / P_jj (columns scaled)
     precision.fill_diagonal_(0.0)
     return precision
 
@@ -89,11 +59,10 @@ class EASE(ClosedFormRecommender):
         B_{ij} = -P_{ij} / P_{jj}\ (i \neq j),\ B_{jj} = 0
 
     and scores :math:`\hat{\mathbf{y}}_u = \mathbf{x}_u B` (a sparse row times the dense
-    :math:`B`, per batch). :meth:`fit` forms the dense Gram matrix :math:`X^\top X` and, on the
-    CPU, inverts it in place with LAPACK (:func:`ease_weights_lapack`): the peak is one dense
-    ``num_items²`` matrix (Gowalla, 40,981 items: 6.7 GB in float32) plus the sparse Gram
-    product; on a GPU, ``torch.linalg`` (:func:`ease_weights_torch`, also in place).
-    :math:`B` is the buffer ``weight``.
+    :math:`B`, per batch). :meth:`fit` forms the dense Gram matrix :math:`X^\top X` and inverts
+    it in place (:func:`ease_weights`: ``torch.linalg``, MKL's LAPACK on the CPU): the peak is
+    one dense ``num_items²`` matrix (Gowalla, 40,981 items: 6.7 GB in float32) plus the sparse
+    Gram product. :math:`B` is the buffer ``weight``.
 
     Args:
         num_users, num_items: index space sizes.
@@ -121,11 +90,10 @@ class EASE(ClosedFormRecommender):
         del binary
         if not gram.flags.c_contiguous:  # symmetric: its transpose is the same matrix
             gram = gram.T
-        if self.device.type == "cpu":
-            self.weight = torch.from_numpy(ease_weights_lapack(gram, self.reg_weight))
-        else:
-            gram = torch.from_numpy(gram).to(self.device)  # the host copy is freed here
-            self.weight = ease_weights_torch(gram, self.reg_weight)
+        gram = torch.from_numpy(gram)  # shares the NumPy memory on the CPU
+        if self.device.type != "cpu":
+            gram = gram.to(self.device)  # the host copy is freed below
+        self.weight = ease_weights(gram, self.reg_weight)
 
     def score_rows(self, rows: Tensor) -> Tensor:
         weight = self.weight

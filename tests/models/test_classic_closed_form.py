@@ -14,7 +14,7 @@ from graphrec.graph.interactions import Interactions
 from graphrec.models import build_model, hyperparameters, model_class
 from graphrec.models.bspm import BSPM, sharpening_polynomial
 from graphrec.models.closed_form import csr_rows, scipy_to_csr
-from graphrec.models.ease import EASE, ease_weights_lapack, ease_weights_torch
+from graphrec.models.ease import EASE, ease_weights
 from graphrec.models.gfcf import GFCF, top_right_singular_vectors
 from graphrec.models.itemknn import ItemKNN
 from graphrec.models.similarity import neighbour_similarity, query_similarity, top_k_per_row
@@ -193,18 +193,17 @@ def test_ease_matches_the_dense_closed_form(dtype, tol):
     assert np.abs(gradient).max() < tol * 100
 
 
-def test_ease_inversions_work_in_place_and_agree():
-    x = _random_binary(80, 1500, 0.05, seed=4)  # more rows than one symmetrising block
-    gram = (x.T @ x).astype(np.float64)
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
+def test_ease_inversion_works_in_place_and_agrees(dtype, tol):
+    x = _random_binary(80, 1500, 0.05, seed=4)
+    gram = torch.from_numpy(x.T @ x).to(dtype).contiguous()
     expected = _ease_dense(x, 5.0)
-    lapack_input = gram.copy()
-    lapack_out = ease_weights_lapack(lapack_input, 5.0)
-    assert np.shares_memory(lapack_out, lapack_input)
-    np.testing.assert_allclose(lapack_out, expected, atol=1e-10)
-    torch_input = torch.from_numpy(gram.copy())
-    torch_out = ease_weights_torch(torch_input, 5.0)
-    assert torch_out.data_ptr() == torch_input.data_ptr()
-    np.testing.assert_allclose(torch_out.numpy(), expected, atol=1e-10)
+    pointer = gram.data_ptr()
+    out = ease_weights(gram, 5.0)
+    assert out.data_ptr() == pointer and out.is_contiguous()
+    np.testing.assert_allclose(out.double().numpy(), expected, atol=tol)
+    with pytest.raises(ValueError, match="contiguous"):
+        ease_weights(torch.eye(6)[::2, ::2], 1.0)
 
 
 # ---------------------------------------------------------------- GF-CF and BSPM
