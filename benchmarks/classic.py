@@ -9,7 +9,9 @@ defaults and the (model, dataset) preset, through :func:`graphrec.experiment.run
 per-user random 80/10/10 split of seed ``S``, training on its training part (models that
 select on validation stop on its validation part), full ranking with training (and
 validation) items masked. ``--on valid`` scores the validation part instead of the test part
-(training items masked, the test part never read), which is how the presets were chosen.
+(training items masked, the test part never read), which is how the presets were chosen; a
+fixed split whose training file is fitted whole (Gowalla) gets a validation part carved out of
+its training file (``--holdout``, 20 % of each user's interactions).
 
 One JSON row per (dataset, model, seed) in ``--output`` (``library``, ``model``, ``dataset``,
 ``seed``, ``recall@20``, ``ndcg@20``, ``seconds``: training plus scoring); the mean ± standard
@@ -53,7 +55,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def run_one(dataset_name: str, model: str, seed: int, root: str, on: str,
-            hyperparameters: dict[str, Any]) -> dict[str, Any]:
+            hyperparameters: dict[str, Any], holdout: float = 0.2) -> dict[str, Any]:
     from graphrec.experiment import (
         choose_split,
         load_run_dataset,
@@ -62,7 +64,7 @@ def run_one(dataset_name: str, model: str, seed: int, root: str, on: str,
         run_experiment,
     )
     from graphrec.experiment import run as run_config
-    from graphrec.graph.split import Split
+    from graphrec.graph.split import Split, holdout_validation
     from graphrec.train.trainer import TrainConfig
 
     config = resolve_run({"model": model, "dataset": dataset_name, "seed": seed,
@@ -75,8 +77,8 @@ def run_one(dataset_name: str, model: str, seed: int, root: str, on: str,
         settings = choose_split(config, dataset)
         split = make_split(dataset, settings["name"], seed=settings["seed"],
                            valid_ratio=settings["valid_ratio"], order=settings["order"])
-        if split.valid is None:
-            raise SystemExit(f"{dataset_name}: its split has no validation part to tune on")
+        if split.valid is None:  # a fixed split fitted whole (Gowalla): carve one out
+            split = holdout_validation(split, holdout, seed=seed)
         # the validation part scored as if it were the test part; the test part is dropped
         tuning = Split(train=split.train, valid=None, test=split.valid)
         train = TrainConfig(**{k: tuple(v) if k == "ks" else v
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--on", choices=("test", "valid"), default="test")
     parser.add_argument("--set", action="append", default=[], metavar="MODEL.NAME=VALUE",
                         help="hyperparameter override of one model (repeatable)")
+    parser.add_argument("--holdout", type=float, default=0.2,
+                        help="--on valid with a fixed split fitted whole (Gowalla): this share of "
+                             "each user's training interactions is the validation part")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--root", default=None, help="data root (default: $GRAPHREC_DATA)")
     parser.add_argument("--output", default=None, help="JSON rows (a list)")
@@ -135,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     for dataset in args.datasets:
         for model in args.models:
             for seed in args.seeds:
-                row = run_one(dataset, model, seed, root, args.on, overrides.get(model, {}))
+                row = run_one(dataset, model, seed, root, args.on, overrides.get(model, {}),
+                              args.holdout)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 if args.output:
