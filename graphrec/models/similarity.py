@@ -139,43 +139,6 @@ def _similarity_block(left: sp.csr_matrix, right: sp.csr_matrix, target_part: np
     return top_k_per_row(block, num_neighbours)
 
 
-def query_similarity(
-    matrix: sp.csr_matrix,
-    queries: sp.csr_matrix,
-    num_neighbours: int,
-    shrink: float = 0.0,
-    similarity: str = "cosine",
-    alpha: float = 0.5,
-    weighting: str = "none",
-    penalty: bool = False,
-    bm25_k1: float = 1.2,
-    bm25_b: float = 0.75,
-) -> sp.csr_matrix:
-    """Top-``num_neighbours`` similarities of new columns ``queries`` ``[F, H]`` (targets) to
-    the columns of ``matrix`` ``[F, N]`` (neighbours), by the formula of
-    :func:`neighbour_similarity`. The document frequencies behind the weighting and the
-    penalty are counted over ``matrix`` and ``queries`` together, as if the new columns had
-    been part of the matrix (for a few new columns this changes them negligibly).
-
-    Returns:
-        ``[H, N]`` CSR (float64).
-    """
-    check_similarity_arguments(num_neighbours, shrink, similarity, alpha, weighting, bm25_k1,
-                               bm25_b)
-    num = matrix.shape[1]
-    binary = sp.csr_matrix(sp.hstack([matrix, queries], format="csr"))
-    weighted = sp.csc_matrix(feature_weighting(binary, weighting, bm25_k1, bm25_b))
-    if similarity == "cosine":
-        alpha = 0.5
-    norm_sq = np.asarray(weighted.multiply(weighted).sum(0)).ravel()
-    right = weighted[:, :num]
-    if penalty:
-        right = sp.diags(feature_penalty(binary)) @ right
-    return _similarity_block(sp.csr_matrix(weighted[:, num:].T), sp.csr_matrix(right),
-                             norm_sq[num:] ** alpha, norm_sq[:num] ** (1.0 - alpha), shrink,
-                             num_neighbours, self_offset=None)
-
-
 def neighbour_similarity(
     matrix: sp.csr_matrix,
     num_neighbours: int,
@@ -187,16 +150,35 @@ def neighbour_similarity(
     bm25_k1: float = 1.2,
     bm25_b: float = 0.75,
     block_products: int = BLOCK_PRODUCTS,
+    queries: sp.csr_matrix | None = None,
 ) -> sp.csr_matrix:
     """Top-``num_neighbours`` similarities between the columns of ``matrix`` ``[F, N]``
     (module docstring).
 
+    ``queries`` ``[F, H]`` (optional): new columns (UserKNN's new users) as the targets
+    instead, each against the ``N`` columns of ``matrix``. The document frequencies behind the
+    weighting and the penalty are then counted over ``matrix`` and ``queries`` together, as if
+    the new columns had been part of the matrix (for a few new columns this changes them
+    negligibly).
+
     Returns:
         ``[N, N]`` CSR (float64): row :math:`t` holds target :math:`t`'s neighbours
-        :math:`n` with :math:`s_{tn}` (never :math:`t` itself).
+        :math:`n` with :math:`s_{tn}` (never :math:`t` itself); with ``queries``, ``[H, N]``.
     """
     check_similarity_arguments(num_neighbours, shrink, similarity, alpha, weighting, bm25_k1,
                                bm25_b)
+    if queries is not None:
+        num = matrix.shape[1]
+        binary = sp.csr_matrix(sp.hstack([matrix, queries], format="csr"))
+        weighted = sp.csc_matrix(feature_weighting(binary, weighting, bm25_k1, bm25_b))
+        alpha = 0.5 if similarity == "cosine" else alpha
+        norm_sq = np.asarray(weighted.multiply(weighted).sum(0)).ravel()
+        right = weighted[:, :num]
+        if penalty:
+            right = sp.diags(feature_penalty(binary)) @ right
+        return _similarity_block(sp.csr_matrix(weighted[:, num:].T), sp.csr_matrix(right),
+                                 norm_sq[num:] ** alpha, norm_sq[:num] ** (1.0 - alpha), shrink,
+                                 num_neighbours, self_offset=None)
     binary = sp.csr_matrix(matrix)
     weighted = feature_weighting(binary, weighting, bm25_k1, bm25_b)
     if similarity == "cosine":

@@ -9,11 +9,7 @@ from torch import Tensor
 
 from graphrec.models.closed_form import ClosedFormRecommender, csr_rows, scipy_to_csr
 from graphrec.models.registry import register
-from graphrec.models.similarity import (
-    check_similarity_arguments,
-    neighbour_similarity,
-    query_similarity,
-)
+from graphrec.models.similarity import check_similarity_arguments, neighbour_similarity
 
 
 @register("userknn")
@@ -81,7 +77,8 @@ class UserKNN(ClosedFormRecommender):
 
     def score_rows(self, rows: Tensor) -> Tensor:
         """New users (not among the training users) given by their item rows: their top-k
-        training neighbours by :func:`~graphrec.models.similarity.query_similarity` (the
+        training neighbours by :func:`~graphrec.models.similarity.neighbour_similarity` with
+        ``queries`` (the
         fitted settings; weights counted with the new users included), then
         :math:`S_B R`."""
         train = self.sparse_on_device("train_matrix")
@@ -92,11 +89,11 @@ class UserKNN(ClosedFormRecommender):
         matrix = sp.csr_matrix((train_cpu.values().double().numpy(),
                                 train_cpu.col_indices().numpy(),
                                 train_cpu.crow_indices().numpy()), shape=tuple(train.shape))
-        neighbours = query_similarity(
-            sp.csr_matrix(matrix.T), sp.csr_matrix(queries.T), self.num_neighbours,
-            shrink=self.shrink, similarity=self.similarity, alpha=self.alpha,
-            weighting=self.weighting, penalty=self.popular_item_penalty,
-            bm25_k1=self.bm25_k1, bm25_b=self.bm25_b)  # [H, num_users]
+        neighbours = neighbour_similarity(
+            sp.csr_matrix(matrix.T), self.num_neighbours, shrink=self.shrink,
+            similarity=self.similarity, alpha=self.alpha, weighting=self.weighting,
+            penalty=self.popular_item_penalty, bm25_k1=self.bm25_k1, bm25_b=self.bm25_b,
+            queries=sp.csr_matrix(queries.T))  # [H, num_users]
         return torch.sparse.mm(scipy_to_csr(neighbours, self.device), train).to_dense()
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from graphrec.models.closed_form import csr_rows, scipy_to_csr
 from graphrec.models.ease import EASE, ease_weights
 from graphrec.models.gfcf import GFCF, top_right_singular_vectors
 from graphrec.models.itemknn import ItemKNN
-from graphrec.models.similarity import neighbour_similarity, query_similarity, top_k_per_row
+from graphrec.models.similarity import neighbour_similarity, top_k_per_row
 from graphrec.models.userknn import UserKNN
 
 CLASSIC = ("itemknn", "userknn", "ease", "gfcf", "bspm")
@@ -362,13 +362,13 @@ def test_a_new_user_scores_as_the_training_user_with_the_same_items(name):
 
 @pytest.mark.parametrize("weighting", ["none", "tfidf", "bm25"])
 @pytest.mark.parametrize("penalty", [False, True])
-def test_query_similarity_is_the_new_columns_row_of_the_stacked_similarity(weighting, penalty):
+def test_query_columns_get_the_new_columns_row_of_the_stacked_similarity(weighting, penalty):
     x = _random_binary(9, 12, 0.35, seed=4)
     query = _random_binary(9, 1, 0.4, seed=5)
     kwargs = dict(shrink=1.0, similarity="asymmetric", alpha=0.7, weighting=weighting,
                   penalty=penalty)
     stacked = neighbour_similarity(sp.csr_matrix(np.hstack([x, query])), 4, **kwargs)
-    got = query_similarity(sp.csr_matrix(x), sp.csr_matrix(query), 4, **kwargs)
+    got = neighbour_similarity(sp.csr_matrix(x), 4, queries=sp.csr_matrix(query), **kwargs)
     np.testing.assert_allclose(got.toarray(), stacked.toarray()[12:, :12], rtol=1e-12)
 
 
@@ -379,9 +379,10 @@ def test_userknn_new_user_scores_are_its_neighbours_rows():
     train = _dense()
     history = np.zeros((NUM_ITEMS, 1))
     history[[0, 1, 5], 0] = 1.0
-    neighbours = query_similarity(sp.csr_matrix(train.T), sp.csr_matrix(history), 3,
-                                  shrink=model.shrink, weighting=model.weighting,
-                                  penalty=model.popular_item_penalty).toarray()
+    neighbours = neighbour_similarity(sp.csr_matrix(train.T), 3, shrink=model.shrink,
+                                      weighting=model.weighting,
+                                      penalty=model.popular_item_penalty,
+                                      queries=sp.csr_matrix(history)).toarray()
     histories = Interactions(torch.tensor([[0, 0, 0], [0, 1, 5]]), 1, NUM_ITEMS)
     np.testing.assert_allclose(model.score_histories(histories).double().numpy(),
                                neighbours @ train, rtol=1e-5, atol=1e-7)
