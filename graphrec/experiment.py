@@ -111,7 +111,7 @@ def run_experiment(
     exclude = [train] if valid is None else [train, valid]
     test_interactions = Interactions.from_graph(split.test)
     test: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, train=train)
-    if type(trainer.model).predicts_ratings and test_interactions.edge_weight is not None:
+    if trainer.model.predicts_ratings and test_interactions.edge_weight is not None:
         ratings = RatingEvaluator().evaluate(trainer.model, test_interactions)
         test.metrics.update({name: value for name, value in ratings.metrics.items()
                              if not name.startswith("neg_")})

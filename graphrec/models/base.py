@@ -64,7 +64,8 @@ class Recommender(nn.Module):
     - ``default_split``: the split ``"auto"`` means for this model (``None``: the source's
       fixed split, else per-user random 80/10/10); sequence models use ``"loo"``.
     - ``predicts_ratings``: ``True`` for rating-prediction models (``predict(users, items)``):
-      experiments report RMSE and MAE of the test ratings beside the ranking metrics.
+      experiments report RMSE and MAE of the test ratings beside the ranking metrics (an
+      instance may set it, e.g. the FM by its ``task``).
 
     ``from_graph(train_graph, **hyperparameters)`` builds a model for a training graph; the
     graph and the hyperparameters it was built with are kept as ``build_graph`` and

@@ -102,6 +102,7 @@ class FM(Recommender):
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS} (got {task!r})")
         self.task = task
+        self.predicts_ratings = task == "rating"  # RMSE/MAE in experiments
         self.num_users, self.num_items = user_features.num_rows, item_features.num_rows
         self.embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.reg_weight = check_number("reg_weight", reg_weight, low=0)
