@@ -66,6 +66,7 @@ for _dataset in ("movielens-100k", "lastfm"):
 PRESETS[("itemknn", "movielens-100k")] = {"hyperparameters": {"num_neighbours": 50}}
 PRESETS[("itemknn", "lastfm")] = {"hyperparameters": {"num_neighbours": 50}}
 PRESETS[("ease", "movielens-100k")] = {"hyperparameters": {"reg_weight": 500.0}}
+PRESETS[("ease", "lastfm")] = {"hyperparameters": {"reg_weight": 100.0}}
 PRESETS[("gfcf", "movielens-100k")] = {"hyperparameters": {"factor_dim": 64,
                                                            "ideal_weight": 0.5}}
 PRESETS[("bspm", "movielens-100k")] = {"hyperparameters": {
