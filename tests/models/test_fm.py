@@ -84,6 +84,8 @@ def test_rating_fm_fits_ratings_and_ranking_fm_learns_groups():
     other = torch.tensor([[2, 4], [0, 3], [2, 4], [0, 3]])
     assert bool((scores.gather(1, liked).min(1).values
                  > scores.gather(1, other).max(1).values).all())
+    # experiments report RMSE/MAE for the rating task only
+    assert model.predicts_ratings and not ranking.predicts_ratings
 
 
 def test_bad_settings_are_refused():
