@@ -290,3 +290,16 @@ class EmbeddingRecommender(Recommender):
         _, item_emb = self()
         item_t = item_emb.t().contiguous()
         return lambda items: item_emb[items.to(item_emb.device)] @ item_t
+
+
+def clipped_predictions(model: Recommender, users: Tensor, items: Tensor, clip: bool) -> Tensor:
+    """``model(users, items)`` on the device of its ``rating_range`` buffer (the training
+    ratings' ``[min, max]``, set by ``fit``), clipped to that range unless ``clip=False``: the
+    ``predict`` of the rating models (FunkSVD, FM), as Surprise's ``predict`` clips."""
+    device = model.rating_range.device
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(users, device=device),
+                          torch.as_tensor(items, device=device))
+    if clip:
+        predicted = predicted.clamp(float(model.rating_range[0]), float(model.rating_range[1]))
+    return predicted

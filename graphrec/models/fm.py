@@ -14,7 +14,7 @@ from graphrec.graph.build import ITEM, USER
 from graphrec.graph.checks import check_number
 from graphrec.graph.feature_matrix import NUMERIC_ENCODINGS, FeatureMatrix, node_feature_matrix
 from graphrec.graph.interactions import Interactions
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, clipped_predictions
 from graphrec.models.registry import register
 from graphrec.nn.losses import bpr_loss
 from graphrec.sampling.batches import PairBatch, PairBatches
@@ -253,12 +253,7 @@ class FM(Recommender):
     def predict(self, users: Tensor, items: Tensor, clip: bool = True) -> Tensor:
         """Predicted ratings of aligned ``(users, items)``, clipped to the training range
         (rating task) unless ``clip=False``."""
-        device = self.global_bias.device
-        predicted = self(torch.as_tensor(users, device=device),
-                         torch.as_tensor(items, device=device))
-        if clip:
-            predicted = predicted.clamp(float(self.rating_range[0]), float(self.rating_range[1]))
-        return predicted
+        return clipped_predictions(self, users, items, clip)
 
     def scorer(self) -> Callable[[Tensor], Tensor]:
         if self.deep is not None:

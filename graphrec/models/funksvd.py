@@ -11,7 +11,7 @@ from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import ITEM, USER
 from graphrec.graph.interactions import Interactions
-from graphrec.models.base import Recommender
+from graphrec.models.base import Recommender, clipped_predictions
 from graphrec.models.registry import register
 from graphrec.sampling.ratings import RatingBatch, RatingBatches
 
@@ -133,12 +133,7 @@ class FunkSVD(Recommender):
     def predict(self, users: Tensor, items: Tensor, clip: bool = True) -> Tensor:
         """Predicted ratings of aligned ``(users, items)``; clipped to the training range
         seen by :meth:`fit` unless ``clip=False``."""
-        device = self.global_mean.device
-        predicted = self(torch.as_tensor(users, device=device),
-                         torch.as_tensor(items, device=device))
-        if clip:
-            predicted = predicted.clamp(float(self.rating_range[0]), float(self.rating_range[1]))
-        return predicted
+        return clipped_predictions(self, users, items, clip)
 
     def scorer(self) -> Callable[[Tensor], Tensor]:
         user_f, item_t = self.user_factors.weight, self.item_factors.weight.t()
