@@ -34,13 +34,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.ranking import mask_interactions, topk_items
-from graphrec.nn.losses import bpr_loss, l2_penalty
-from graphrec.sampling.batches import PairBatch, PairBatches
+from graphrec.nn.losses import bpr_loss, l2_penalty, sampled_softmax_loss
+from graphrec.sampling.batches import (PairBatch, PairBatches, SharedNegativeBatch,
+                                       SharedNegativeBatches)
 
 
 def check_sizes(num_users: int, num_items: int) -> tuple[int, int]:
@@ -231,21 +233,74 @@ class Recommender(nn.Module):
 
 class EmbeddingRecommender(Recommender):
     r"""Models that score by :math:`\hat y_{ui} = \mathbf{u}_u^\top \mathbf{v}_i` with
-    ``forward() -> (user_emb, item_emb)``, trained with BPR plus LightGCN's L2 penalty on
-    the batch's ego (layer-0) embeddings.
+    ``forward() -> (user_emb, item_emb)``, plus LightGCN's L2 penalty on the batch's ego
+    (layer-0) embeddings.
 
-    Subclasses implement ``forward`` and ``ego_embeddings(users, items)``.
+    Subclasses implement ``forward`` (ending with :meth:`output`) and
+    ``ego_embeddings(users, items)``.
+
+    Two training objectives (``loss``):
+
+    - ``"bpr"`` (the papers' setup): :math:`-\ln \sigma(\hat y_{ui} - \hat y_{uj})` for one
+      uniformly drawn non-interacted item :math:`j` per training pair (``num_negatives``
+      per pair, default 1), scores are inner products.
+    - ``"softmax"``: sampled softmax over cosine similarities (Wu et al., "On the
+      Effectiveness of Sampled Softmax Loss for Item Recommendation", TOIS 2024,
+      https://arxiv.org/abs/2201.02327). Each batch of :math:`B` pairs shares
+      :math:`N` = ``num_negatives`` items drawn uniformly from the catalogue
+      (:class:`~graphrec.sampling.batches.SharedNegativeBatches`, default 1024), and
+
+      .. math::
+          \mathcal{L} = -\frac{1}{B}\sum_{(u,i)} \ln
+          \frac{e^{\cos(\mathbf{u}, \mathbf{v}_i)/\tau}}
+                {e^{\cos(\mathbf{u}, \mathbf{v}_i)/\tau} +
+                 \sum_{j=1}^{N} e^{\cos(\mathbf{u}, \mathbf{v}_j)/\tau}}
+
+      (:func:`~graphrec.nn.losses.sampled_softmax_loss` without in-batch candidates; a
+      negative equal to the row's positive is removed). One propagation then trains
+      against :math:`N` negatives per pair instead of one, which is what makes large
+      batches converge in few epochs. The model then scores by cosine similarity:
+      :meth:`output` L2-normalises the final embeddings, so ``forward``, ``recommend``,
+      the evaluator and exported embeddings all rank by the trained similarity.
 
     Args:
         reg_weight: weight :math:`\lambda` of :math:`\frac{\lambda}{2B}
             (\lVert \mathbf{e}_u\rVert^2 + \lVert \mathbf{e}_{i^+}\rVert^2 +
-            \lVert \mathbf{e}_{i^-}\rVert^2)`.
+            \lVert \mathbf{e}_{i^-}\rVert^2)` (softmax: the user and positive rows only).
+        loss: ``"bpr"`` or ``"softmax"``.
+        num_negatives: negatives per training pair (bpr) or per batch (softmax);
+            ``None``: 1 (bpr), 1024 (softmax).
+        temperature: :math:`\tau` of the softmax (ignored by bpr).
     """
 
-    def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4) -> None:
+    LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "softmax")
+
+    def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4,
+                 loss: str = "bpr", num_negatives: int | None = None,
+                 temperature: float = 0.1) -> None:
         super().__init__()
         self.num_users, self.num_items = check_sizes(num_users, num_items)
         self.reg_weight = check_number("reg_weight", reg_weight, low=0)
+        if loss not in self.LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, self.LOSSES))} "
+                             f"(got {loss!r})")
+        self.loss_name = loss
+        if num_negatives is None:
+            num_negatives = 1 if loss == "bpr" else 1024
+        self.num_negatives = check_number("num_negatives", num_negatives, integer=True, low=1)
+        self.temperature = check_number("temperature", temperature, low=0, low_open=True)
+
+    @property
+    def cosine(self) -> bool:
+        """Whether scores are cosine similarities (the softmax objective)."""
+        return self.loss_name == "softmax"
+
+    def output(self, user_emb: Tensor, item_emb: Tensor) -> tuple[Tensor, Tensor]:
+        """The final embeddings whose inner products are the scores: L2-normalised under the
+        softmax objective (cosine scores), unchanged under bpr. ``forward`` ends with it."""
+        if self.cosine:
+            return F.normalize(user_emb, dim=-1), F.normalize(item_emb, dim=-1)
+        return user_emb, item_emb
 
     def forward(self) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -262,7 +317,19 @@ class EmbeddingRecommender(Recommender):
         user_emb, item_emb = self()
         return user_emb[users], item_emb[items]
 
-    def loss(self, batch: PairBatch) -> Tensor:
+    def train_batches(
+        self, train: Interactions, batch_size: int, device: torch.device | str, seed: int
+    ) -> Iterable[Any]:
+        if self.loss_name == "softmax":
+            return SharedNegativeBatches(train, batch_size=batch_size,
+                                         num_negatives=self.num_negatives, device=device,
+                                         seed=seed)
+        return PairBatches(train, batch_size=batch_size, num_negatives=self.num_negatives,
+                           device=device, seed=seed)
+
+    def loss(self, batch: PairBatch | SharedNegativeBatch) -> Tensor:
+        if isinstance(batch, SharedNegativeBatch):
+            return self._softmax_loss(batch)
         items = torch.cat([batch.pos_items, batch.neg_items.reshape(-1)])
         users, item_rows = self.embed(batch.users, items)
         pos_scores = (users * item_rows[: len(batch)]).sum(-1)
@@ -274,6 +341,18 @@ class EmbeddingRecommender(Recommender):
             ego_users, ego_items = self.ego_embeddings(batch.users, items)
             loss = loss + self.reg_weight * l2_penalty(ego_users, ego_items,
                                                        batch_size=len(batch))
+        return loss
+
+    def _softmax_loss(self, batch: SharedNegativeBatch) -> Tensor:
+        size = len(batch)
+        items = torch.cat([batch.pos_items, batch.neg_items])
+        users, item_rows = self.embed(batch.users, items)  # normalised by output()
+        loss = sampled_softmax_loss(users, item_rows[:size], item_rows[size:],
+                                    temperature=self.temperature, positive_ids=batch.pos_items,
+                                    negative_ids=batch.neg_items, in_batch=False)
+        if self.reg_weight:
+            ego_users, ego_items = self.ego_embeddings(batch.users, batch.pos_items)
+            loss = loss + self.reg_weight * l2_penalty(ego_users, ego_items, batch_size=size)
         return loss
 
     def scorer(self) -> Callable[[Tensor], Tensor]:

@@ -72,6 +72,10 @@ class LightGCN(EmbeddingRecommender):
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` holding the
             items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
             Without it, users and items share one table, as before.
+        loss, num_negatives, temperature: the training objective, ``"bpr"`` (the paper) or
+            ``"softmax"`` (sampled softmax over cosine similarities of the layer-mean
+            embeddings, which then are the scores); see
+            :class:`~graphrec.models.base.EmbeddingRecommender`.
     """
 
     # measured on LastFM (docs/models.md): plateau decay takes LightGCN's validation NDCG@20
@@ -92,8 +96,11 @@ class LightGCN(EmbeddingRecommender):
         reg_weight: float = 1e-4,
         init_std: float = 0.1,
         item_embedding: ItemEmbedding | None = None,
+        loss: str = "bpr",
+        num_negatives: int | None = None,
+        temperature: float = 0.1,
     ) -> None:
-        super().__init__(num_users, num_items, reg_weight)
+        super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature)
         embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
         self.num_layers = check_number("num_layers", num_layers, integer=True, low=0)
@@ -136,7 +143,7 @@ class LightGCN(EmbeddingRecommender):
         for x in self.layers():
             total = x if total is None else total + x
         out = total / (self.num_layers + 1)
-        return out[: self.num_users], out[self.num_users:]
+        return self.output(out[: self.num_users], out[self.num_users:])
 
     def fold_in_layer(self, message: Tensor) -> Tensor:
         """A new user's next-layer embedding from its interaction ``message`` (LightGCN:
@@ -178,7 +185,8 @@ class LightGCN(EmbeddingRecommender):
             message = torch.zeros_like(user).index_add_(
                 0, rows, coef.to(x.dtype).unsqueeze(1) * x[num_users + items])
         scale = self.num_layers + 1
-        return (user_total / scale) @ (total[num_users:] / scale).t()
+        user_emb, item_emb = self.output(user_total / scale, total[num_users:] / scale)
+        return user_emb @ item_emb.t()
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         if self.item_embedding is not None:

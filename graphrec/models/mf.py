@@ -30,6 +30,9 @@ class MF(EmbeddingRecommender):
             (all-zero factors have zero BPR gradient and never move).
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
             factors (e.g. the table of a sequence model); it keeps its own values.
+        loss, num_negatives, temperature: the training objective, ``"bpr"`` (the paper) or
+            ``"softmax"`` (sampled softmax over cosine similarities, which then are the
+            scores); see :class:`~graphrec.models.base.EmbeddingRecommender`.
 
     New users (:meth:`score_histories`) are folded in by ridge regression against the item
     factors, with :attr:`fold_in_ridge` setting :math:`\lambda`.
@@ -58,8 +61,11 @@ class MF(EmbeddingRecommender):
         reg_weight: float = 1e-2,
         init_std: float = 0.1,
         item_embedding: ItemEmbedding | None = None,
+        loss: str = "bpr",
+        num_negatives: int | None = None,
+        temperature: float = 0.1,
     ) -> None:
-        super().__init__(num_users, num_items, reg_weight)
+        super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature)
         embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
         self.init_std = check_number("init_std", init_std, low=0, low_open=True)
@@ -78,7 +84,7 @@ class MF(EmbeddingRecommender):
             nn.init.normal_(self.item_embedding.weight, std=self.init_std)
 
     def forward(self) -> tuple[Tensor, Tensor]:
-        return self.user_embedding.weight, self.item_embedding.weight
+        return self.output(self.user_embedding.weight, self.item_embedding.weight)
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         return self.user_embedding(users), self.item_embedding(items)
@@ -92,9 +98,10 @@ class MF(EmbeddingRecommender):
             \mathbf{Q}_h^\top \mathbf{1}, \qquad \hat y_i = \mathbf{p}^\top \mathbf{q}_i
 
         (:attr:`fold_in_ridge`; the item factors stay fixed). BPR fits score differences
-        only, so the unobserved items are left out rather than regressed to 0.
+        only, so the unobserved items are left out rather than regressed to 0. Under the
+        softmax objective the item factors are the L2-normalised ones the scores use.
         """
-        items = self.item_embedding.weight
+        items = self.output(self.user_embedding.weight[:0], self.item_embedding.weight)[1]
         factors = items.double()
         histories = histories.to(items.device)
         rows, cols = histories.users, histories.indices

@@ -71,3 +71,71 @@ class PairBatches:
         for start in range(0, order.numel(), self.batch_size):
             end = start + self.batch_size
             yield PairBatch(users[start:end], pos_items[start:end], neg_items[start:end])
+
+
+@dataclass
+class SharedNegativeBatch:
+    """``B`` (user, positive item) pairs and ``N`` negative items shared by all of them, for
+    softmax losses that score every row against the same sampled items
+    (:func:`graphrec.nn.losses.sampled_softmax_loss`): ``B + N`` item embeddings per step
+    instead of ``B (1 + N)``."""
+
+    users: Tensor
+    pos_items: Tensor
+    neg_items: Tensor
+
+    def to(self, device: torch.device | str) -> SharedNegativeBatch:
+        return SharedNegativeBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    def __len__(self) -> int:
+        return int(self.users.numel())
+
+
+class SharedNegativeBatches:
+    """One epoch = every training interaction once, shuffled; each batch with
+    ``num_negatives`` items drawn uniformly from the whole catalogue (with replacement),
+    shared by its rows.
+
+    Uniform over the catalogue (not over each user's non-interacted items): a shared
+    negative can be a training positive of some rows; the loss removes it where it is the
+    row's own positive (an accidental hit), and with a catalogue of thousands of items the
+    rest are rare. Its sampling probability is the constant ``N / |I|``, so no logQ term is
+    needed. All negatives of an epoch are drawn in one call.
+
+    Args:
+        train: training interactions.
+        batch_size: pairs per batch.
+        num_negatives: shared negatives per batch.
+        device: where batches are built.
+        seed: seeds the shuffling and sampling stream.
+    """
+
+    def __init__(
+        self,
+        train: Interactions,
+        batch_size: int = 2048,
+        num_negatives: int = 1024,
+        device: torch.device | str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        if train.num_items < 1:
+            raise ValueError("shared negatives need at least one item")
+        self.device = torch.device(device)
+        self.train = train.to(self.device)
+        self.batch_size = batch_size
+        self.num_negatives = num_negatives
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-self.train.num_interactions // self.batch_size)
+
+    def __iter__(self) -> Iterator[SharedNegativeBatch]:
+        order = torch.randperm(self.train.num_interactions, generator=self.generator,
+                               device=self.device)
+        users = self.train.users[order]
+        pos_items = self.train.indices[order]
+        negatives = torch.randint(0, self.train.num_items, (len(self), self.num_negatives),
+                                  generator=self.generator, device=self.device)
+        for step, start in enumerate(range(0, order.numel(), self.batch_size)):
+            end = start + self.batch_size
+            yield SharedNegativeBatch(users[start:end], pos_items[start:end], negatives[step])
