@@ -117,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     sequence = train.add_argument_group("sequence models (sasrec, tisasrec)")
     sequence.add_argument("--mhc", action="store_true",
                           help="mHC residuals (expansion 4, 20 Sinkhorn-Knopp rounds)")
-    sequence.add_argument("--loss", choices=("ce", "bce", "sampled_softmax"))
+    sequence.add_argument("--loss", choices=("bpr", "ce", "bce", "sampled_softmax"),
+                          help="training objective: bpr or sampled_softmax (mf, lightgcn); "
+                               "ce, bce or sampled_softmax (sequence models)")
     sequence.add_argument("--maxlen", type=int, help="input window length")
     sequence.add_argument("--blocks", type=int, help="self-attention blocks")
     sequence.add_argument("--dropout", type=float)

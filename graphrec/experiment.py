@@ -82,6 +82,7 @@ def run_experiment(
     model: Recommender | None = None,
     run_config: dict[str, Any] | None = None,
     resume: str | Path | None = None,
+    monitor_test: bool = False,
 ) -> tuple[Recommender, dict[str, Any]]:
     """Trains ``model_name`` on ``split.train``, early-stops on ``split.valid``, tests on
     ``split.test`` (training and validation items masked).
@@ -96,6 +97,9 @@ def run_experiment(
         ``model_name`` (e.g. one composed around a shared item table); ``model_name`` then
         only labels the results. ``run_config`` (optional) is stored in checkpoints;
         ``resume`` continues training from a checkpoint (:meth:`Trainer.fit`).
+        ``monitor_test`` also evaluates the test set every ``eval_every`` epochs for
+        learning curves (each history record's ``"monitor"``; it selects nothing and its
+        time is not training time: see :meth:`Trainer.fit`).
     """
     config = config or TrainConfig()
     model_kwargs = dict(model_kwargs or {})
@@ -106,10 +110,14 @@ def run_experiment(
     trainer.run_config = run_config
     train = Interactions.from_graph(split.train)
     valid = None if split.valid is None else Interactions.from_graph(split.valid)
-    fit: TrainResult = trainer.fit(train, valid, resume=resume)
-    start = time.perf_counter()
     exclude = [train] if valid is None else [train, valid]
     test_interactions = Interactions.from_graph(split.test)
+    monitor = None
+    if monitor_test:
+        def monitor(current: Recommender) -> dict[str, float]:
+            return trainer.evaluate(test_interactions, exclude=exclude).metrics
+    fit: TrainResult = trainer.fit(train, valid, resume=resume, monitor=monitor)
+    start = time.perf_counter()
     test: EvalResult = trainer.evaluate(test_interactions, exclude=exclude, train=train)
     if trainer.model.predicts_ratings and test_interactions.edge_weight is not None:
         ratings = RatingEvaluator().evaluate(trainer.model, test_interactions)
@@ -315,9 +323,11 @@ def load_run_dataset(config: dict[str, Any]) -> RecDataset:
 
 
 def run(config: dict[str, Any], resume: str | Path | None = None,
-        dataset: RecDataset | None = None) -> tuple[Recommender, dict[str, Any]]:
+        dataset: RecDataset | None = None, monitor_test: bool = False
+        ) -> tuple[Recommender, dict[str, Any]]:
     """Runs a configuration (:func:`resolve_run` is applied first): load, split, build,
-    train (``resume``: from a checkpoint of the same run), test.
+    train (``resume``: from a checkpoint of the same run), test (``monitor_test``: also
+    every ``eval_every`` epochs, for learning curves; see :func:`run_experiment`).
 
     Returns ``(model, results)``; ``results["config"]`` is the resolved configuration with
     the split actually used, ``results["data_fingerprint"]`` and ``results["versions"]``
@@ -337,7 +347,8 @@ def run(config: dict[str, Any], resume: str | Path | None = None,
     model, results = run_experiment(
         dataset, split, config["model"], config["hyperparameters"], train_config,
         split_name=split_settings["name"], evaluator=evaluator,
-        cold_max_train=config["eval"]["cold_max_train"], run_config=config, resume=resume)
+        cold_max_train=config["eval"]["cold_max_train"], run_config=config, resume=resume,
+        monitor_test=monitor_test)
     results["config"] = config
     results["data_fingerprint"] = fingerprint(dataset)
     results["versions"] = versions()

@@ -41,8 +41,12 @@ from graphrec.graph.checks import check_number
 from graphrec.graph.interactions import Interactions
 from graphrec.graph.ranking import mask_interactions, topk_items
 from graphrec.nn.losses import bpr_loss, l2_penalty, sampled_softmax_loss
-from graphrec.sampling.batches import (PairBatch, PairBatches, SharedNegativeBatch,
-                                       SharedNegativeBatches)
+from graphrec.sampling.batches import (
+    PairBatch,
+    PairBatches,
+    SharedNegativeBatch,
+    SharedNegativeBatches,
+)
 
 
 def check_sizes(num_users: int, num_items: int) -> tuple[int, int]:
@@ -244,7 +248,7 @@ class EmbeddingRecommender(Recommender):
     - ``"bpr"`` (the papers' setup): :math:`-\ln \sigma(\hat y_{ui} - \hat y_{uj})` for one
       uniformly drawn non-interacted item :math:`j` per training pair (``num_negatives``
       per pair, default 1), scores are inner products.
-    - ``"softmax"``: sampled softmax over cosine similarities (Wu et al., "On the
+    - ``"sampled_softmax"``: sampled softmax over cosine similarities (Wu et al., "On the
       Effectiveness of Sampled Softmax Loss for Item Recommendation", TOIS 2024,
       https://arxiv.org/abs/2201.02327). Each batch of :math:`B` pairs shares
       :math:`N` = ``num_negatives`` items drawn uniformly from the catalogue
@@ -267,13 +271,13 @@ class EmbeddingRecommender(Recommender):
         reg_weight: weight :math:`\lambda` of :math:`\frac{\lambda}{2B}
             (\lVert \mathbf{e}_u\rVert^2 + \lVert \mathbf{e}_{i^+}\rVert^2 +
             \lVert \mathbf{e}_{i^-}\rVert^2)` (softmax: the user and positive rows only).
-        loss: ``"bpr"`` or ``"softmax"``.
+        loss: ``"bpr"`` or ``"sampled_softmax"``.
         num_negatives: negatives per training pair (bpr) or per batch (softmax);
             ``None``: 1 (bpr), 1024 (softmax).
         temperature: :math:`\tau` of the softmax (ignored by bpr).
     """
 
-    LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "softmax")
+    LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "sampled_softmax")
 
     def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4,
                  loss: str = "bpr", num_negatives: int | None = None,
@@ -293,7 +297,7 @@ class EmbeddingRecommender(Recommender):
     @property
     def cosine(self) -> bool:
         """Whether scores are cosine similarities (the softmax objective)."""
-        return self.loss_name == "softmax"
+        return self.loss_name == "sampled_softmax"
 
     def output(self, user_emb: Tensor, item_emb: Tensor) -> tuple[Tensor, Tensor]:
         """The final embeddings whose inner products are the scores: L2-normalised under the
@@ -320,7 +324,7 @@ class EmbeddingRecommender(Recommender):
     def train_batches(
         self, train: Interactions, batch_size: int, device: torch.device | str, seed: int
     ) -> Iterable[Any]:
-        if self.loss_name == "softmax":
+        if self.loss_name == "sampled_softmax":
             return SharedNegativeBatches(train, batch_size=batch_size,
                                          num_negatives=self.num_negatives, device=device,
                                          seed=seed)

@@ -73,7 +73,7 @@ class LightGCN(EmbeddingRecommender):
             items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
             Without it, users and items share one table, as before.
         loss, num_negatives, temperature: the training objective, ``"bpr"`` (the paper) or
-            ``"softmax"`` (sampled softmax over cosine similarities of the layer-mean
+            ``"sampled_softmax"`` (sampled softmax over cosine similarities of the layer-mean
             embeddings, which then are the scores); see
             :class:`~graphrec.models.base.EmbeddingRecommender`.
     """

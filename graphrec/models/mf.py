@@ -31,7 +31,7 @@ class MF(EmbeddingRecommender):
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
             factors (e.g. the table of a sequence model); it keeps its own values.
         loss, num_negatives, temperature: the training objective, ``"bpr"`` (the paper) or
-            ``"softmax"`` (sampled softmax over cosine similarities, which then are the
+            ``"sampled_softmax"`` (sampled softmax over cosine similarities, which then are the
             scores); see :class:`~graphrec.models.base.EmbeddingRecommender`.
 
     New users (:meth:`score_histories`) are folded in by ridge regression against the item

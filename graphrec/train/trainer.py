@@ -7,7 +7,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -237,7 +237,8 @@ class Trainer:
         self.run_config: dict[str, Any] | None = None
 
     def fit(self, train: Interactions, valid: Interactions | None = None,
-            resume: str | Path | None = None) -> TrainResult:
+            resume: str | Path | None = None,
+            monitor: Callable[[Recommender], dict[str, float]] | None = None) -> TrainResult:
         """Trains on ``train``; early-stops on ``valid`` (training items masked).
 
         With ``config.checkpoint`` the whole training state is written there (atomically)
@@ -312,6 +313,14 @@ class Trainer:
                     evals_since_best = 0
                 else:
                     evals_since_best += 1
+            if monitor is not None and epoch % config.eval_every == 0:
+                monitor_start = time.perf_counter()
+                was_training = self.model.training
+                self.model.eval()
+                with torch.no_grad():
+                    record["monitor"] = dict(monitor(self.model))
+                self.model.train(was_training)
+                start += time.perf_counter() - monitor_start  # not training time
             result.history.append(record)
             result.epochs_run = epoch
             result.train_seconds = time.perf_counter() - start

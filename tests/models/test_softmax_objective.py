@@ -24,25 +24,26 @@ def test_shared_negative_batches_cover_every_pair_once_with_shared_negatives():
     assert len(batches) == len(stream) == -(-train.num_interactions // 64)
     pairs = torch.cat([torch.stack([b.users, b.pos_items]) for b in batches], dim=1)
     expected = train.edge_index
-    key = lambda e: sorted(zip(e[0].tolist(), e[1].tolist()))  # noqa: E731
+    key = lambda e: sorted(zip(e[0].tolist(), e[1].tolist(), strict=True))  # noqa: E731
     assert key(pairs) == key(expected)
     for batch in batches:
         assert batch.neg_items.shape == (7,)
         assert int(batch.neg_items.min()) >= 0 and int(batch.neg_items.max()) < NUM_ITEMS
     # deterministic for a seed, different for another; resumable mid-stream
     again = list(SharedNegativeBatches(train, batch_size=64, num_negatives=7, seed=3))
-    assert all(torch.equal(a.neg_items, b.neg_items) for a, b in zip(batches, again))
+    assert all(torch.equal(a.neg_items, b.neg_items) for a, b in zip(batches, again, strict=True))
     other = list(SharedNegativeBatches(train, batch_size=64, num_negatives=7, seed=4))
-    assert not all(torch.equal(a.neg_items, b.neg_items) for a, b in zip(batches, other))
+    assert not all(torch.equal(a.neg_items, b.neg_items)
+                   for a, b in zip(batches, other, strict=True))
     state = stream_state(stream)
     first = [b.neg_items for b in stream]
     load_stream_state(stream, state)
-    assert all(torch.equal(a, b.neg_items) for a, b in zip(first, stream))
+    assert all(torch.equal(a, b.neg_items) for a, b in zip(first, stream, strict=True))
 
 
 def test_softmax_loss_is_the_cosine_softmax_by_hand():
     torch.manual_seed(0)
-    model = MF(5, 6, embedding_dim=3, reg_weight=0.0, loss="softmax", num_negatives=3,
+    model = MF(5, 6, embedding_dim=3, reg_weight=0.0, loss="sampled_softmax", num_negatives=3,
                temperature=0.5)
     batch = SharedNegativeBatch(torch.tensor([0, 2, 4]), torch.tensor([1, 5, 2]),
                                 torch.tensor([0, 5, 3]))
@@ -72,7 +73,7 @@ def test_softmax_loss_is_the_cosine_softmax_by_hand():
 def test_softmax_models_score_by_cosine(cls):
     graph = community_graph()
     torch.manual_seed(0)
-    model = cls.from_graph(graph, embedding_dim=4, loss="softmax")
+    model = cls.from_graph(graph, embedding_dim=4, loss="sampled_softmax")
     users, items = model()
     torch.testing.assert_close(users.norm(dim=1), torch.ones(NUM_USERS))
     torch.testing.assert_close(items.norm(dim=1), torch.ones(NUM_ITEMS))
@@ -84,18 +85,18 @@ def test_softmax_models_score_by_cosine(cls):
 
 
 def test_bad_objective_settings_are_refused():
-    with pytest.raises(ValueError, match="loss must be one of 'bpr', 'softmax'"):
+    with pytest.raises(ValueError, match="loss must be one of 'bpr', 'sampled_softmax'"):
         MF(3, 3, loss="warp")
     with pytest.raises(ValueError, match="num_negatives"):
-        MF(3, 3, loss="softmax", num_negatives=0)
+        MF(3, 3, loss="sampled_softmax", num_negatives=0)
     with pytest.raises(ValueError, match="temperature"):
-        LightGCN(3, 3, torch.tensor([[0], [1]]), loss="softmax", temperature=0.0)
+        LightGCN(3, 3, torch.tensor([[0], [1]]), loss="sampled_softmax", temperature=0.0)
 
 
 def test_lightgcn_softmax_fold_in_is_the_normalised_propagation():
     graph = community_graph()
     torch.manual_seed(0)
-    model = LightGCN.from_graph(graph, embedding_dim=4, num_layers=2, loss="softmax")
+    model = LightGCN.from_graph(graph, embedding_dim=4, num_layers=2, loss="sampled_softmax")
     history = Interactions(torch.tensor([[0, 0, 0], [1, 3, 9]]), 1, NUM_ITEMS)
     with torch.no_grad():
         scores = model.score_histories(history)[0]
@@ -117,7 +118,7 @@ def test_softmax_training_learns_the_communities_in_few_epochs():
     train = Interactions.from_graph(graph)
     for cls in (MF, LightGCN):
         torch.manual_seed(0)
-        model = cls.from_graph(graph, embedding_dim=16, loss="softmax", num_negatives=64,
+        model = cls.from_graph(graph, embedding_dim=16, loss="sampled_softmax", num_negatives=64,
                                temperature=0.2, reg_weight=0.0)
         result = Trainer(model, TrainConfig(epochs=15, batch_size=256, lr=1e-2, device="cpu",
                                             progress=False, seed=0)).fit(train)

@@ -156,3 +156,31 @@ def test_resume_from_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Trainer(MF(80, 40, embedding_dim=8), _config(epochs=2)).fit(
             train, resume=tmp_path / "nope.pt")
+
+
+def test_monitor_records_curves_and_selects_nothing():
+    train, valid = _planted()
+    plain = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=6, patience=0, eval_every=2))
+    plain_result = plain.fit(train, valid)
+    calls = []
+
+    def monitor(model):
+        assert not model.training  # scored as the evaluator scores
+        calls.append(model.user_embedding.weight.detach().clone())
+        return Evaluator(ks=(10,)).evaluate(model, valid, exclude=train).metrics
+
+    watched = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=6, patience=0, eval_every=2))
+    result = watched.fit(train, valid, monitor=monitor)
+    assert len(calls) == 3  # epochs 2, 4, 6
+    assert [("monitor" in r) for r in result.history] == [False, True] * 3
+    for record in result.history[1::2]:
+        assert record["monitor"]["recall@10"] == pytest.approx(record["valid"]["recall@10"])
+    # the same training (losses, best epoch, weights) as without a monitor
+    assert [r["loss"] for r in result.history] == [r["loss"] for r in plain_result.history]
+    assert result.best_epoch == plain_result.best_epoch
+    torch.testing.assert_close(watched.model.user_embedding.weight,
+                               plain.model.user_embedding.weight)
+    # without validation the monitor still runs (a fixed schedule's learning curve)
+    blind = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=4, patience=0, eval_every=2))
+    assert ["monitor" in r for r in blind.fit(train, monitor=monitor).history] == [
+        False, True, False, True]
