@@ -324,6 +324,7 @@ class Trainer:
             result.history.append(record)
             result.epochs_run = epoch
             result.train_seconds = time.perf_counter() - start
+            record["elapsed"] = result.train_seconds  # training so far, validation included
             if config.checkpoint and self.rank == 0:
                 self._save_state(config.checkpoint, result, best_state, evals_since_best,
                                  batches)
