@@ -260,10 +260,16 @@ class EmbeddingRecommender(Recommender):
                 {e^{\cos(\mathbf{u}, \mathbf{v}_i)/\tau} +
                  \sum_{j=1}^{N} e^{\cos(\mathbf{u}, \mathbf{v}_j)/\tau}}
 
-      (:func:`~graphrec.nn.losses.sampled_softmax_loss` without in-batch candidates; a
-      negative equal to the row's positive is removed). One propagation then trains
-      against :math:`N` negatives per pair instead of one, which is what makes large
-      batches converge in few epochs. The model then scores by cosine similarity:
+      With ``in_batch`` the other rows' positives join the candidates too (mixed negative
+      sampling, Yang et al. 2020): popularity samples, harder than uniform ones, and
+      free (their embeddings are computed anyway). With ``logq`` every logit is
+      corrected by :math:`-\log q_j`, the log expected number of draws of candidate
+      :math:`j` (:class:`~graphrec.sampling.batches.SharedNegativeBatch`), so the sampled
+      softmax estimates the full one instead of penalising popular items (Yi et al.,
+      RecSys 2019). Candidates equal to the row's positive are removed (accidental hits).
+      This is :func:`~graphrec.nn.losses.sampled_softmax_loss`. One propagation then
+      trains against :math:`B + N` negatives per pair instead of one, which is what
+      makes large batches converge in few epochs. The model then scores by cosine similarity:
       :meth:`output` L2-normalises the final embeddings, so ``forward``, ``recommend``,
       the evaluator and exported embeddings all rank by the trained similarity.
 
@@ -275,13 +281,15 @@ class EmbeddingRecommender(Recommender):
         num_negatives: negatives per training pair (bpr) or per batch (softmax);
             ``None``: 1 (bpr), 1024 (softmax).
         temperature: :math:`\tau` of the softmax (ignored by bpr).
+        in_batch: the batch's other positives are candidates too (softmax).
+        logq: logQ-correct every candidate's logit (softmax).
     """
 
     LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "sampled_softmax")
 
     def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4,
                  loss: str = "bpr", num_negatives: int | None = None,
-                 temperature: float = 0.1) -> None:
+                 temperature: float = 0.1, in_batch: bool = True, logq: bool = True) -> None:
         super().__init__()
         self.num_users, self.num_items = check_sizes(num_users, num_items)
         self.reg_weight = check_number("reg_weight", reg_weight, low=0)
@@ -293,6 +301,8 @@ class EmbeddingRecommender(Recommender):
             num_negatives = 1 if loss == "bpr" else 1024
         self.num_negatives = check_number("num_negatives", num_negatives, integer=True, low=1)
         self.temperature = check_number("temperature", temperature, low=0, low_open=True)
+        self.in_batch = bool(in_batch)
+        self.logq = bool(logq)
 
     @property
     def cosine(self) -> bool:
@@ -351,9 +361,12 @@ class EmbeddingRecommender(Recommender):
         size = len(batch)
         items = torch.cat([batch.pos_items, batch.neg_items])
         users, item_rows = self.embed(batch.users, items)  # normalised by output()
+        log_q = ({"log_q_positive": batch.pos_log_q, "log_q_negative": batch.neg_log_q}
+                 if self.logq else {})
         loss = sampled_softmax_loss(users, item_rows[:size], item_rows[size:],
                                     temperature=self.temperature, positive_ids=batch.pos_items,
-                                    negative_ids=batch.neg_items, in_batch=False)
+                                    negative_ids=batch.neg_items, in_batch=self.in_batch,
+                                    **log_q)
         if self.reg_weight:
             ego_users, ego_items = self.ego_embeddings(batch.users, batch.pos_items)
             loss = loss + self.reg_weight * l2_penalty(ego_users, ego_items, batch_size=size)

@@ -72,7 +72,8 @@ class LightGCN(EmbeddingRecommender):
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` holding the
             items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
             Without it, users and items share one table, as before.
-        loss, num_negatives, temperature: the training objective, ``"bpr"`` (the paper) or
+        loss, num_negatives, temperature, in_batch, logq: the training objective, ``"bpr"``
+            (the paper) or
             ``"sampled_softmax"`` (sampled softmax over cosine similarities of the layer-mean
             embeddings, which then are the scores); see
             :class:`~graphrec.models.base.EmbeddingRecommender`.
@@ -99,8 +100,11 @@ class LightGCN(EmbeddingRecommender):
         loss: str = "bpr",
         num_negatives: int | None = None,
         temperature: float = 0.1,
+        in_batch: bool = True,
+        logq: bool = True,
     ) -> None:
-        super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature)
+        super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature,
+                         in_batch, logq)
         embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
         self.num_layers = check_number("num_layers", num_layers, integer=True, low=0)

@@ -41,12 +41,16 @@ def test_shared_negative_batches_cover_every_pair_once_with_shared_negatives():
     assert all(torch.equal(a, b.neg_items) for a, b in zip(first, stream, strict=True))
 
 
-def test_softmax_loss_is_the_cosine_softmax_by_hand():
+@pytest.mark.parametrize("in_batch, logq", [(False, False), (True, True), (True, False)])
+def test_softmax_loss_is_the_cosine_softmax_by_hand(in_batch, logq):
     torch.manual_seed(0)
     model = MF(5, 6, embedding_dim=3, reg_weight=0.0, loss="sampled_softmax", num_negatives=3,
-               temperature=0.5)
-    batch = SharedNegativeBatch(torch.tensor([0, 2, 4]), torch.tensor([1, 5, 2]),
-                                torch.tensor([0, 5, 3]))
+               temperature=0.5, in_batch=in_batch, logq=logq)
+    positives = [1, 5, 2, 5]
+    pos_log_q = torch.tensor([-1.0, -0.5, -2.0, -0.5])
+    neg_log_q = torch.full((3,), -0.7)
+    batch = SharedNegativeBatch(torch.tensor([0, 2, 4, 1]), torch.tensor(positives),
+                                torch.tensor([0, 5, 3]), pos_log_q, neg_log_q)
     with torch.no_grad():
         loss = model.loss(batch)
     p = model.user_embedding.weight.detach().double().numpy()
@@ -54,19 +58,36 @@ def test_softmax_loss_is_the_cosine_softmax_by_hand():
     p = p / np.linalg.norm(p, axis=1, keepdims=True)
     q = q / np.linalg.norm(q, axis=1, keepdims=True)
     total = 0.0
-    for user, pos in ((0, 1), (2, 5), (4, 2)):
-        # a shared negative equal to the row's positive is an accidental hit: left out
-        candidates = [pos] + [j for j in (0, 5, 3) if j != pos]
-        logits = q[candidates] @ p[user] / 0.5
+    for row, (user, pos) in enumerate(zip((0, 2, 4, 1), positives, strict=True)):
+        # (item, log q) of every candidate; the row's positive first. A candidate with the
+        # positive's id other than the positive itself is an accidental hit: left out
+        candidates = [(pos, pos_log_q[row])]
+        if in_batch:
+            candidates += [(j, pos_log_q[k]) for k, j in enumerate(positives)
+                           if k != row and j != pos]
+        candidates += [(j, -0.7) for j in (0, 5, 3) if j != pos]
+        logits = np.array([q[j] @ p[user] / 0.5 - (float(lq) if logq else 0.0)
+                           for j, lq in candidates])
         total += -(logits[0] - np.log(np.exp(logits).sum()))
-    np.testing.assert_allclose(loss.item(), total / 3, rtol=1e-5)
+    np.testing.assert_allclose(loss.item(), total / 4, rtol=1e-5)
     # the regulariser adds lambda / 2B over the user and positive ego rows
     model.reg_weight = 0.1
-    raw_p = model.user_embedding.weight.detach()[[0, 2, 4]]
-    raw_q = model.item_embedding.weight.detach()[[1, 5, 2]]
-    penalty = 0.1 * (raw_p.pow(2).sum() + raw_q.pow(2).sum()) / 6
+    raw_p = model.user_embedding.weight.detach()[[0, 2, 4, 1]]
+    raw_q = model.item_embedding.weight.detach()[positives]
+    penalty = 0.1 * (raw_p.pow(2).sum() + raw_q.pow(2).sum()) / 8
     with torch.no_grad():
         torch.testing.assert_close(model.loss(batch), loss + penalty)
+
+
+def test_shared_negative_batches_carry_exact_log_q():
+    train = small_train()
+    stream = SharedNegativeBatches(train, batch_size=50, num_negatives=7, seed=0)
+    share = train.item_degree().double() / train.num_interactions
+    for batch in stream:
+        expected = (len(batch) * share[batch.pos_items]).log().float()
+        torch.testing.assert_close(batch.pos_log_q, expected)
+        torch.testing.assert_close(batch.neg_log_q, torch.full((7,), np.log(7 / NUM_ITEMS),
+                                                               dtype=torch.float32))
 
 
 @pytest.mark.parametrize("cls", [MF, LightGCN])
