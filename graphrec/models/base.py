@@ -282,7 +282,8 @@ class EmbeddingRecommender(Recommender):
             ``None``: 1 (bpr), 1024 (softmax).
         temperature: :math:`\tau` of the softmax (ignored by bpr).
         in_batch: the batch's other positives are candidates too (softmax).
-        logq: logQ-correct every candidate's logit (softmax).
+        logq: logQ-correct every candidate's logit (softmax with ``in_batch``; uniform
+            negatives alone need no correction).
     """
 
     LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "sampled_softmax")
@@ -361,8 +362,10 @@ class EmbeddingRecommender(Recommender):
         size = len(batch)
         items = torch.cat([batch.pos_items, batch.neg_items])
         users, item_rows = self.embed(batch.users, items)  # normalised by output()
+        # without in-batch candidates every negative is uniform: one constant log q, which
+        # cancels (the positive is the row's own, not a sampled candidate)
         log_q = ({"log_q_positive": batch.pos_log_q, "log_q_negative": batch.neg_log_q}
-                 if self.logq else {})
+                 if self.logq and self.in_batch else {})
         loss = sampled_softmax_loss(users, item_rows[:size], item_rows[size:],
                                     temperature=self.temperature, positive_ids=batch.pos_items,
                                     negative_ids=batch.neg_items, in_batch=self.in_batch,

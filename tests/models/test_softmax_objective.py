@@ -41,7 +41,8 @@ def test_shared_negative_batches_cover_every_pair_once_with_shared_negatives():
     assert all(torch.equal(a, b.neg_items) for a, b in zip(first, stream, strict=True))
 
 
-@pytest.mark.parametrize("in_batch, logq", [(False, False), (True, True), (True, False)])
+@pytest.mark.parametrize("in_batch, logq", [(False, False), (False, True), (True, True),
+                                            (True, False)])
 def test_softmax_loss_is_the_cosine_softmax_by_hand(in_batch, logq):
     torch.manual_seed(0)
     model = MF(5, 6, embedding_dim=3, reg_weight=0.0, loss="sampled_softmax", num_negatives=3,
@@ -66,7 +67,8 @@ def test_softmax_loss_is_the_cosine_softmax_by_hand(in_batch, logq):
             candidates += [(j, pos_log_q[k]) for k, j in enumerate(positives)
                            if k != row and j != pos]
         candidates += [(j, -0.7) for j in (0, 5, 3) if j != pos]
-        logits = np.array([q[j] @ p[user] / 0.5 - (float(lq) if logq else 0.0)
+        # uniform negatives alone share one log q, which cancels: no correction
+        logits = np.array([q[j] @ p[user] / 0.5 - (float(lq) if logq and in_batch else 0.0)
                            for j, lq in candidates])
         total += -(logits[0] - np.log(np.exp(logits).sum()))
     np.testing.assert_allclose(loss.item(), total / 4, rtol=1e-5)
