@@ -143,28 +143,33 @@ def sampled_softmax_loss(query: Tensor, positive: Tensor, negatives: Tensor | No
                          "(or pass remove_accidental_hits=False)")
 
     rows = torch.arange(batch, device=query.device)
+    query = query / temperature  # [B, d]: cheaper than dividing [B, C] logits
     if in_batch:
-        logits = query @ positive.t() / temperature  # [B, B], target on the diagonal
+        # one [B, B + N] product and in-place corrections: the logits are the largest
+        # tensor here, so every extra pass over them (a cat, a second matmul) shows
+        candidates = positive if negatives is None else torch.cat([positive, negatives])
+        logits = query @ candidates.t()  # target on the diagonal
         if log_q_positive is not None:
-            logits = logits - log_q_positive.to(logits.dtype).unsqueeze(0)
+            log_q = (log_q_positive if negatives is None
+                     else torch.cat([log_q_positive, log_q_negative]))
+            logits.sub_(log_q.to(logits.dtype).unsqueeze(0))
         if remove:
-            hit = positive_ids.unsqueeze(1) == positive_ids.unsqueeze(0)
+            ids = positive_ids if negatives is None else torch.cat([positive_ids, negative_ids])
+            hit = positive_ids.unsqueeze(1) == ids.unsqueeze(0)
             hit[rows, rows] = False
-            logits = logits.masked_fill(hit, float("-inf"))
-        target = rows
-    else:
-        logits = (query * positive).sum(-1, keepdim=True) / temperature  # [B, 1]
-        if log_q_positive is not None:
-            logits = logits - log_q_positive.to(logits.dtype).unsqueeze(1)
-        target = torch.zeros(batch, dtype=torch.long, device=query.device)
-    if negatives is not None:
-        negative_logits = query @ negatives.t() / temperature  # [B, N]
-        if log_q_negative is not None:
-            negative_logits = negative_logits - log_q_negative.to(logits.dtype).unsqueeze(0)
-        if remove:
-            hit = positive_ids.unsqueeze(1) == negative_ids.unsqueeze(0)
-            negative_logits = negative_logits.masked_fill(hit, float("-inf"))
-        logits = torch.cat([logits, negative_logits], dim=1)
+            logits.masked_fill_(hit, float("-inf"))
+        return F.cross_entropy(logits, rows)
+    logits = (query * positive).sum(-1, keepdim=True)  # [B, 1]
+    if log_q_positive is not None:
+        logits = logits - log_q_positive.to(logits.dtype).unsqueeze(1)
+    negative_logits = query @ negatives.t()  # [B, N]
+    if log_q_negative is not None:
+        negative_logits.sub_(log_q_negative.to(logits.dtype).unsqueeze(0))
+    if remove:
+        hit = positive_ids.unsqueeze(1) == negative_ids.unsqueeze(0)
+        negative_logits.masked_fill_(hit, float("-inf"))
+    logits = torch.cat([logits, negative_logits], dim=1)
+    target = torch.zeros(batch, dtype=torch.long, device=query.device)
     return F.cross_entropy(logits, target)
 
 
