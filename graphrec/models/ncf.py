@@ -31,7 +31,8 @@ the pretrained point. The rate was chosen on *validation* NDCG@10 (leave-one-out
 ``benchmarks/ncf.py``'s splits), fine-tuning the same pretrained parts of each seed:
 MovieLens-100K, seeds 0-2, mean best validation NDCG@10 0.0712 at 3e-5, 0.0722 at 1e-4,
 0.0729 at 3e-4 (seeds 0-1 only; 1e-4 on those two: 0.0735), against 0.0709 for the fused,
-untrained NeuMF; LastFM seed 0: 0.0953 at 1e-5, 0.0948 at 1e-4, 0.0946 fused. The
+untrained NeuMF; LastFM seed 0: 0.0953 at 1e-5, 0.0948 at 1e-4, 0.0946 fused; seed 1:
+0.0887 at 3e-5, 0.0877 fused. The
 differences between rates are within the epoch-to-epoch noise of validation (about 0.002),
 so 1e-4 stays; most of NeuMF's gain over its parts is already in the fused start
 (:meth:`NeuMF.fuse_parts`), and training only the output layer on the parts' frozen
