@@ -49,8 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--root", default=None, help="data folder (default: ../shared/data)")
-    parser.add_argument("--max-seconds", type=float, default=180.0,
-                        help="training time limit per model and seed")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="training time limit per model and seed (default: none; every "
+                             "run ends by early stopping or its epoch limit)")
     parser.add_argument("--neumf-own-pretraining", action="store_true")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", default=None, help="write the rows here (JSON)")

@@ -62,9 +62,11 @@ class Evaluator:
         batch_size: users per scoring batch (bounds memory: ``batch_size * num_items`` floats).
         mask_history: mask the ``exclude`` items (default). ``False`` keeps them rankable
             (repeat-consumption data) while still passing them to the model as history.
-        sampled_negatives: also compute the sampled protocol of SASRec's paper: each user's
-            targets ranked among this many items drawn uniformly from the items the user
-            never interacted with (not in ``exclude`` nor ``target``); its metrics are
+        sampled_negatives: also compute the sampled protocol of the NCF and SASRec papers:
+            each user's targets ranked among this many *distinct* items drawn uniformly
+            from the items the user never interacted with (not in ``exclude`` nor
+            ``target``; :meth:`~graphrec.sampling.NegativeSampler.sample_distinct`); a
+            user with fewer such items is ranked among all of them. Its metrics are
             reported as ``"sampled_<metric>@k"``. ``None`` (default): full ranking only.
         sample_seed: seeds those draws (the same candidates for every model and epoch).
     """
@@ -159,10 +161,11 @@ class Evaluator:
                 values = self._metrics(self.mask(scores.float().clone(), batch, mask),
                                        batch, local_target)
                 if sampler is not None:
-                    negatives = sampler.sample(batch.to(target.device), self.sampled_negatives,
-                                               generator=generator).to(device)
+                    negatives = sampler.sample_distinct(batch.to(target.device),
+                                                        self.sampled_negatives,
+                                                        generator=generator).to(device)
                     sampled = sampled_candidates(scores.float(), batch, local_target,
-                                                 negatives.view(batch.numel(), -1))
+                                                 negatives)
                     values.update({f"sampled_{name}": value for name, value in
                                    self._metrics(sampled, batch, local_target).items()})
                 for name, value in values.items():
@@ -220,10 +223,16 @@ def known_interactions(
 def sampled_candidates(scores: Tensor, users: Tensor, target: Interactions,
                        negatives: Tensor) -> Tensor:
     """Scores restricted to each user's targets and sampled ``negatives`` ``[B, S]``; every
-    other item gets ``-inf``."""
+    other item gets ``-inf``. Entries equal to ``num_items`` (``scores.size(1)``) are
+    padding (a user with fewer than ``S`` candidates,
+    :meth:`~graphrec.sampling.NegativeSampler.sample_distinct`) and are skipped."""
     out = torch.full_like(scores, float("-inf"))
-    rows = torch.arange(users.numel(), device=scores.device).unsqueeze(1)
-    out[rows, negatives] = scores[rows, negatives]
+    if negatives.dim() != 2 or negatives.size(0) != users.numel():
+        raise ValueError(f"negatives must be [num_users={users.numel()}, S] "
+                         f"(got {tuple(negatives.shape)})")
+    rows, cols = (negatives < scores.size(1)).nonzero(as_tuple=True)
+    items = negatives[rows, cols]
+    out[rows, items] = scores[rows, items]
     row, item = target.rows(users)
     out[row, item] = scores[row, item]
     return out

@@ -6,6 +6,24 @@ it besides its interactions, so that an item without training interactions (a co
 still has an embedding. The graph holds that side information as the item store's ``x`` and
 the ``('item', 'has_tag', 'tag')`` edges (``edge_weight`` = how often the tag was applied);
 this module turns it into tensors a layer reads (:class:`~graphrec.nn.ItemInput`).
+
+Why PinSAGE does not read the shared builder
+(:func:`~graphrec.graph.feature_matrix.node_feature_matrix`, which EGES and SDM read through
+:func:`~graphrec.graph.side_info.side_fields`): its inputs differ from the builder's
+encodings, and PinSAGE's measured bars (``tests/models/test_pinsage_realdata.py``,
+docs/models.md) were reached with these inputs.
+
+* ``x`` goes as it is into a linear layer: MovieLens's genre flags weigh 1 each and the
+  scaled release year enters as its value; the builder weighs a multi-hot field's values
+  ``1 / count`` and encodes a numeric column as quantile bins, RBF bumps or a standardised
+  value (a linear layer over ``x`` is not a sum of per-value embeddings of those).
+* Tags: PinSAGE keeps each item's ``max_tags`` *most applied* tags weighted by their share
+  of the tagging counts (``edge_weight``); the builder's relation field takes every tag at
+  the same weight and ignores ``edge_weight``.
+* :func:`tag_popularity` (log total tagging count) has no builder field.
+
+Reading them through the builder would need builder options for raw 0/1 columns,
+count-weighted top-k relations and such summaries; until it has them, this module stays.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from torch import Tensor
 from torch_geometric.data import HeteroData
 
 from graphrec.graph.build import HAS_TAG, ITEM, TAG
+from graphrec.graph.feature_matrix import node_feature_matrix
 
 GENRE = "genre"
 YEAR = "year"
@@ -60,19 +61,29 @@ class SideField:
 
 
 def side_fields(graph: HeteroData, relations: Sequence[tuple[str, str, str]]) -> list[SideField]:
-    """The given ``('item', rel, field)`` relations of ``graph`` as :class:`SideField` s."""
-    fields = []
+    """The given ``('item', rel, field)`` relations of ``graph`` as :class:`SideField` s.
+
+    Read through the shared feature builder
+    (:func:`~graphrec.graph.feature_matrix.node_feature_matrix`: one multi-hot field per
+    relation, repeated edges once, entries sorted by item then value), so EGES, SDM and the
+    feature-aware models see the same item/value pairs; a field's ``edge_index`` is its
+    entries with the field's column offset removed."""
+    relations = [tuple(relation) for relation in relations]
     for relation in relations:
         if relation not in graph.edge_types:
             raise ValueError(f"graph has no side-information relation {relation}; add it with "
                              "add_movielens_side_info / add_lastfm_side_info")
         if relation[0] != ITEM:
             raise ValueError(f"side information must go from items (got {relation})")
-        edge_index = graph[relation].edge_index
-        num_values = graph[relation[2]].num_nodes
-        key = torch.sort(edge_index[0] * num_values + edge_index[1]).values.unique_consecutive()
-        edge_index = torch.stack([key // num_values, key % num_values])
-        fields.append(SideField(relation[2], edge_index, int(num_values)))
+    if not relations:
+        return []
+    matrix = node_feature_matrix(graph, ITEM, identity=False, use_x=False, relations=relations)
+    rows = matrix.row_index()
+    fields = []
+    for relation, field in zip(relations, matrix.fields, strict=True):
+        inside = (matrix.columns >= field.start) & (matrix.columns < field.start + field.size)
+        edge_index = torch.stack([rows[inside], matrix.columns[inside] - field.start])
+        fields.append(SideField(relation[2], edge_index, field.size))
     return fields
 
 

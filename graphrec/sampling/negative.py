@@ -69,9 +69,58 @@ class NegativeSampler:
         rand = torch.rand(users.shape, generator=generator, device=device)
         rank = (rand * self.num_candidates[users]).long()
         rank = torch.minimum(rank, self.num_candidates[users] - 1)  # guard rand == 1 - eps
+        return self._item_of_rank(users, rank)
+
+    def _item_of_rank(self, users: Tensor, rank: Tensor) -> Tensor:
+        """The ``rank``-th (from 0) item outside each user's positives (aligned tensors;
+        ``0 <= rank < num_candidates[users]``)."""
         query = users * (self.train.num_items + 1) + rank
         below = torch.searchsorted(self._shifted_keys, query, right=True) - self.train.indptr[users]
         return rank + below
+
+    def sample_distinct(self, users: Tensor, num_negatives: int,
+                        generator: torch.Generator | None = None) -> Tensor:
+        r"""``num_negatives`` *distinct* items per user, a uniformly random subset of the
+        items outside the user's positives (the NCF paper's 100 sampled negatives), as a
+        ``[B, num_negatives]`` tensor on the sampler's device.
+
+        A user with fewer non-positive items than ``num_negatives`` gets all of them
+        (ranked among them the protocol is full ranking for that user), and the rest of
+        its row is ``num_items``, an index past the catalogue, so that using it without
+        ``row < num_items`` fails loudly instead of scoring a wrong item. Always uniform
+        over the non-positives, whatever ``distribution`` the sampler was built with.
+
+        Floyd's algorithm (Bentley & Floyd, CACM 1987) on the ranks of the non-positive
+        items, vectorised over users: with :math:`n` candidates, step :math:`i = 0..k-1`
+        draws :math:`t` uniformly from :math:`\{0, \dots, n-k+i\}` and keeps :math:`t`, or
+        :math:`n-k+i` when :math:`t` was kept before; every :math:`k`-subset is equally
+        likely and there is no rejection loop. It costs :math:`O(B k^2)` comparisons (one
+        vectorised step per draw, none per user); the order inside a row is not random.
+        """
+        num_negatives = int(num_negatives)
+        if num_negatives < 1:
+            raise ValueError(f"num_negatives must be positive (got {num_negatives})")
+        device = self.train.device
+        users = users.to(device).view(-1)
+        count = self.num_candidates[users]
+        # double precision keeps floor(u * (j + 1)) uniform for catalogues beyond 2^24
+        rand = torch.rand((users.numel(), num_negatives), generator=generator, device=device,
+                          dtype=torch.float64)
+        ranks = torch.empty((users.numel(), num_negatives), dtype=torch.long, device=device)
+        for step in range(num_negatives):  # one step per draw, vectorised over users
+            top = (count - num_negatives + step).clamp(min=0)  # inclusive upper bound
+            pick = torch.minimum((rand[:, step] * (top + 1)).long(), top)
+            if step:
+                seen = (ranks[:, :step] == pick.unsqueeze(1)).any(dim=1)
+                pick = torch.where(seen, top, pick)
+            ranks[:, step] = pick
+        short = count < num_negatives
+        position = torch.arange(num_negatives, device=device).expand_as(ranks)
+        ranks = torch.where(short.unsqueeze(1), position, ranks)
+        valid = position < count.unsqueeze(1)
+        safe = torch.where(valid, ranks, torch.zeros_like(ranks))
+        items = self._item_of_rank(users.unsqueeze(1).expand_as(ranks), safe)
+        return torch.where(valid, items, torch.full_like(items, self.train.num_items))
 
     def sample(
         self, users: Tensor, num_negatives: int = 1, generator: torch.Generator | None = None

@@ -64,3 +64,22 @@ def test_side_info_errors():
     graph[ITEM].x = torch.zeros(3, 5)
     with pytest.raises(ValueError, match="MovieLens item features"):
         add_movielens_side_info(graph, info)
+
+
+def test_side_fields_are_the_feature_builders_relation_fields():
+    from graphrec.graph.feature_matrix import node_feature_matrix
+
+    graph = HeteroData()
+    graph[ITEM].num_nodes = 4
+    graph[TAG].num_nodes = 3
+    graph["genre"].num_nodes = 2
+    # unsorted, with a repeated edge (item 2, tag 1): it counts once
+    graph[TOP_TAG].edge_index = torch.tensor([[2, 0, 2, 2, 1], [1, 2, 0, 1, 2]])
+    graph[HAS_GENRE].edge_index = torch.tensor([[3, 0], [1, 0]])
+    tags, genres = side_fields(graph, [TOP_TAG, HAS_GENRE])
+    assert tags.edge_index.tolist() == [[0, 1, 2, 2], [2, 2, 0, 1]]
+    assert (tags.name, tags.num_values, genres.name, genres.num_values) == ("tag", 3, "genre", 2)
+    assert genres.edge_index.tolist() == [[0, 3], [0, 1]]
+    dense = node_feature_matrix(graph, ITEM, identity=False, relations=[TOP_TAG]).to_dense()
+    torch.testing.assert_close(dense, side_field_features(tags, 4))
+    assert side_fields(graph, []) == []
