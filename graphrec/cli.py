@@ -46,6 +46,7 @@ _FLAGS: dict[str, tuple[str | None, str]] = {
     "lr": ("train", "lr"), "batch_size": ("train", "batch_size"), "epochs": ("train", "epochs"),
     "eval_every": ("train", "eval_every"), "patience": ("train", "patience"),
     "metric": ("train", "metric"), "lr_decay": ("train", "lr_decay"),
+    "lr_schedule": ("train", "lr_schedule"),
     "lr_patience": ("train", "lr_patience"), "device": ("train", "device"),
     "checkpoint": ("train", "checkpoint"), "sampled": ("eval", "sampled"),
 }
@@ -134,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
     hyper.add_argument("--metric", help="validation metric for early stopping, e.g. ndcg@20")
     hyper.add_argument("--lr-decay", type=float,
                        help="multiply the learning rate by this on a validation plateau (1: off)")
+    hyper.add_argument("--lr-schedule", choices=("constant", "cosine"),
+                       help="cosine: anneal the learning rate to min_lr over the epochs")
     hyper.add_argument("--lr-patience", type=int,
                        help="evaluations without improvement before the learning rate decays")
     train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, auto")

@@ -108,6 +108,11 @@ class TrainConfig:
             (``torch.optim.lr_scheduler.ReduceLROnPlateau`` on ``metric``); 1 disables it.
         lr_patience: evaluations without improvement before the learning rate decays.
         min_lr: the learning rate never decays below this.
+        lr_schedule: ``"constant"`` (apart from ``lr_decay``) or ``"cosine"``: the
+            learning rate follows half a cosine from ``lr`` down to ``min_lr`` over
+            ``epochs`` (``torch.optim.lr_scheduler.CosineAnnealingLR``, stepped after every
+            epoch), for fixed schedules trained without validation; exclusive with
+            ``lr_decay``.
     """
 
     epochs: int = 300
@@ -127,6 +132,7 @@ class TrainConfig:
     lr_decay: float = 1.0
     lr_patience: int = 10
     min_lr: float = 0.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         # every setting is checked here, so a bad one fails when the config is made, with
@@ -138,6 +144,12 @@ class TrainConfig:
         self.weight_decay = check_number("weight_decay", self.weight_decay, low=0)
         self.min_lr = check_number("min_lr", self.min_lr, low=0)
         self.lr_decay = check_number("lr_decay", self.lr_decay, low=0, high=1, low_open=True)
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError("lr_schedule must be 'constant' or 'cosine' "
+                             f"(got {self.lr_schedule!r})")
+        if self.lr_schedule == "cosine" and self.lr_decay < 1.0:
+            raise ValueError("lr_schedule='cosine' fixes the learning rate of every epoch; "
+                             "it cannot also decay on plateaus (set lr_decay=1)")
         self.max_seconds = check_number("max_seconds", self.max_seconds, low=0, low_open=True,
                                         none_ok=True)
         self.seed = check_number("seed", self.seed, integer=True)
@@ -232,6 +244,9 @@ class Trainer:
             self.optimizer, mode="max", factor=self.config.lr_decay,
             patience=self.config.lr_patience, threshold=0.0, min_lr=self.config.min_lr)
             if self.optimizer is not None and self.config.lr_decay < 1.0 else None)
+        self.epoch_scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=self.config.epochs, eta_min=self.config.min_lr)
+            if self.optimizer is not None and self.config.lr_schedule == "cosine" else None)
         self.epoch = 0
         #: the run's resolved configuration, stored in checkpoints (set by the experiment)
         self.run_config: dict[str, Any] | None = None
@@ -301,6 +316,8 @@ class Trainer:
             record: dict[str, Any] = {"epoch": epoch, "loss": total / max(count, 1),
                                       "seconds": seconds,
                                       "lr": self.optimizer.param_groups[0]["lr"]}
+            if self.epoch_scheduler is not None:
+                self.epoch_scheduler.step()
             if valid is not None and epoch % config.eval_every == 0:
                 evaluation = self.evaluator.evaluate(self.model, valid, exclude=train)
                 record["valid"] = evaluation.metrics
@@ -406,6 +423,8 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "epoch_scheduler": (None if self.epoch_scheduler is None
+                                else self.epoch_scheduler.state_dict()),
             "epoch": self.epoch,
             "config": self.config.to_dict(),
         }
@@ -422,6 +441,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if self.epoch_scheduler is not None and state.get("epoch_scheduler") is not None:
+            self.epoch_scheduler.load_state_dict(state["epoch_scheduler"])
         self.epoch = int(state["epoch"])
 
     def save_checkpoint(self, path: str | Path) -> None:

@@ -184,3 +184,28 @@ def test_monitor_records_curves_and_selects_nothing():
     blind = Trainer(MF(80, 40, embedding_dim=8), _config(epochs=4, patience=0, eval_every=2))
     assert ["monitor" in r for r in blind.fit(train, monitor=monitor).history] == [
         False, True, False, True]
+
+
+def test_cosine_schedule_anneals_over_the_epochs_and_resumes(tmp_path):
+    train, valid = _planted()
+    config = _config(epochs=6, patience=0, lr=0.04, min_lr=0.01, lr_schedule="cosine",
+                     checkpoint=str(tmp_path / "c.pt"))
+    result = Trainer(MF(80, 40, embedding_dim=8), config).fit(train, valid)
+    import math
+    expected = [0.01 + 0.03 * (1 + math.cos(math.pi * e / 6)) / 2 for e in range(6)]
+    assert [r["lr"] for r in result.history] == pytest.approx(expected)
+    # an interrupted run resumes on the same schedule
+    short = _config(epochs=6, patience=0, lr=0.04, min_lr=0.01, lr_schedule="cosine",
+                    checkpoint=str(tmp_path / "d.pt"), max_seconds=1e-9)
+    Trainer(MF(80, 40, embedding_dim=8), short).fit(train, valid)
+    resumed = Trainer(MF(80, 40, embedding_dim=8), config).fit(
+        train, valid, resume=tmp_path / "d.pt")
+    assert [r["lr"] for r in resumed.history] == pytest.approx(expected)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in result.history]
+
+
+def test_cosine_schedule_settings_are_checked():
+    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine'"):
+        _config(lr_schedule="step")
+    with pytest.raises(ValueError, match="cannot also decay on plateaus"):
+        _config(lr_schedule="cosine", lr_decay=0.5)
