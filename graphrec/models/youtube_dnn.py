@@ -42,8 +42,11 @@ class YouTubeDNN(TwoTower):
         see :class:`~graphrec.models.TwoTower` (the same arguments, other defaults).
     """
 
+    # batch_size 16 windows: each batch draws its own 256 negatives, so smaller batches see
+    # more of the catalogue per epoch; on MovieLens-100K validation (docs/retrieval.md) HR@50
+    # rose from 0.18 at 128 to 0.45 at 16 (0.47 at 8, slower)
     train_defaults: ClassVar[dict[str, Any]] = {
-        "lr": 1e-3, "batch_size": 128, "epochs": 100, "eval_every": 1, "patience": 5,
+        "lr": 1e-3, "batch_size": 16, "epochs": 100, "eval_every": 1, "patience": 5,
         "metric": "ndcg@10", "ks": (10, 50)}
 
     def __init__(
