@@ -242,6 +242,212 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
             "epochs": len(seconds), "variant": "K=4, list-wise softmax"}
 
 
+def _field_codes(matrix: Any) -> dict[str, torch.Tensor]:
+    """Each field of a graphrec :class:`~graphrec.graph.feature_matrix.FeatureMatrix` as one
+    categorical code per row, torch-rechub's ``SparseFeature`` input: the row's first column
+    in the field + 1 (0: none). A multi-hot field (genres) gives its first value, as
+    torch-rechub's MovieLens examples take a movie's first genre as ``cate_id``; a numeric
+    one (age) its quantile bin."""
+    rows = matrix.row_index()
+    out = {}
+    for found in matrix.fields:
+        inside = (matrix.columns >= found.start) & (matrix.columns < found.start + found.size)
+        local = matrix.columns[inside] - found.start + 1
+        code = torch.full((matrix.num_rows,), found.size + 1, dtype=torch.long)
+        code.scatter_reduce_(0, rows[inside], local, reduce="amin")
+        out[found.name] = torch.where(code > found.size, 0, code)
+    return out
+
+
+def _side_codes(task: Task, node_type: str) -> dict[str, torch.Tensor]:
+    """``{field: [rows] codes}`` of the training graph's user or item features (none on
+    Beauty)."""
+    from graphrec.graph.build import ITEM, USER
+    from graphrec.graph.feature_matrix import node_feature_matrix
+
+    graph = task.split.train
+    side = [r for r in graph.edge_types if r[0] == node_type and r[2] not in (USER, ITEM)]
+    if graph[node_type].get("x") is None and not side:
+        return {}
+    return _field_codes(node_feature_matrix(graph, node_type, identity=False))
+
+
+def _rechub_fit(model: torch.nn.Module, task: Task, args: argparse.Namespace,
+                step: Callable[[Any], torch.Tensor],
+                user_vectors: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                item_vectors: Callable[[], torch.Tensor], batch_size: int = 256
+                ) -> dict[str, Any]:
+    """Trains a torch-rechub two-tower ``model`` on graphrec's training transitions
+    (:class:`~graphrec.sampling.history_batches.HistoryBatches`: every (history, next
+    item) pair of the training part, as rechub's ``generate_seq_feature_match`` makes
+    samples) with Adam (lr 1e-3) and ``step(batch) -> loss``; early stopping on validation
+    NDCG@50 as graphrec's rows; test metrics of the best epoch by full ranking of
+    ``user_vectors(users, right-aligned history) @ item_vectors().T``."""
+    from graphrec.eval.evaluator import Evaluator
+    from graphrec.graph.sequences import Sequences
+    from graphrec.sampling.history_batches import HistoryBatches
+
+    maxlen = 50
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batches = HistoryBatches(task.train, maxlen, batch_size=batch_size, seed=args.seed)
+
+    class Scorer:  # the Evaluator's model interface: scorer_from(history)
+        device = torch.device("cpu")
+
+        def scorer_from(self, history):
+            sequences = Sequences.from_interactions(
+                list(history) if isinstance(history, list | tuple) else [history])
+            table_t = item_vectors().t()
+            return lambda users: user_vectors(users, sequences.window(users, maxlen)) @ table_t
+
+    evaluator = Evaluator(ks=KS)
+    best, best_state, since, seconds = -1.0, None, 0, []
+    start = time.perf_counter()
+    for _ in range(args.epochs):
+        epoch_start = time.perf_counter()
+        model.train()
+        for batch in batches:
+            loss = step(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - epoch_start)
+        model.eval()
+        with torch.no_grad():
+            valid = evaluator.evaluate(Scorer(), task.valid, exclude=task.train).metrics
+        if valid["ndcg@50"] > best:
+            best, since = valid["ndcg@50"], 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            since += 1
+        if since >= args.patience or time.perf_counter() - start > args.max_seconds:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    with torch.no_grad():
+        test = evaluator.evaluate(Scorer(), task.test, exclude=[task.train, task.valid])
+    return {**_metrics(test.metrics), "seconds_per_epoch": sum(seconds) / len(seconds),
+            "epochs": len(seconds), "valid_ndcg@50": best}
+
+
+def _rechub_inputs(task: Task, args: argparse.Namespace) -> tuple[Any, ...]:
+    """torch-rechub's feature objects and input builders on graphrec's indices (+1:
+    rechub reserves 0 for padding): the user id, the user's side fields and the
+    mean-pooled history (sharing the item id table); the item id and the item's side
+    fields."""
+    from torch_rechub.basic.features import SequenceFeature, SparseFeature
+
+    from graphrec.graph.build import ITEM, USER
+    from graphrec.graph.sequences import PADDING
+
+    maxlen, dim, num_items = 50, args.dim, task.train.num_items
+    user_codes, item_codes = _side_codes(task, USER), _side_codes(task, ITEM)
+    user_features = [SparseFeature("user_id", vocab_size=task.train.num_users, embed_dim=dim)]
+    user_features += [SparseFeature(f"user_{name}", vocab_size=int(code.max()) + 1,
+                                    embed_dim=dim) for name, code in user_codes.items()]
+    user_features.append(SequenceFeature("hist_item_id", vocab_size=num_items + 1,
+                                         embed_dim=dim, pooling="mean",
+                                         shared_with="item_id"))
+    item_features = [SparseFeature("item_id", vocab_size=num_items + 1, embed_dim=dim)]
+    item_features += [SparseFeature(f"item_{name}", vocab_size=int(code.max()) + 1,
+                                    embed_dim=dim) for name, code in item_codes.items()]
+
+    def user_inputs(users: torch.Tensor, items: torch.Tensor) -> dict[str, torch.Tensor]:
+        padded = torch.zeros((items.size(0), maxlen), dtype=torch.long)
+        padded[:, maxlen - items.size(1):] = torch.where(items == PADDING, 0, items + 1)
+        out = {"hist_item_id": padded, "user_id": users}
+        out.update({f"user_{name}": code[users] for name, code in user_codes.items()})
+        return out
+
+    def item_inputs(items: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {"item_id": items + 1}
+        out.update({f"item_{name}": code[items] for name, code in item_codes.items()})
+        return out
+
+    return user_features, item_features, user_inputs, item_inputs
+
+
+def rechub_dssm(task: Task, args: argparse.Namespace) -> dict[str, Any]:
+    """torch-rechub 0.9.0's DSSM (``torch_rechub.models.matching.DSSM``; our
+    ``two_tower``): user tower over the user id, the user's side fields (MovieLens: age
+    bin, gender, occupation) and the mean-pooled history; item tower over the item id and
+    its side fields (first genre, year); both towers its ``MLP`` (``--rechub-dims``, batch
+    norm, ReLU) and L2-normalised. Trained as its ``MatchTrainer(in_batch_neg=True)`` does
+    (cross-entropy of each example against every target of the batch, the diagonal the
+    positive), the logits divided by ``--rechub-temperature`` (its forward stores the
+    temperature but does not apply it; raw cosines in [-1, 1] barely train)."""
+    import_rechub()
+    from torch_rechub.models.matching import DSSM
+
+    torch.manual_seed(args.seed)
+    user_features, item_features, user_inputs, item_inputs = _rechub_inputs(task, args)
+    params = {"dims": list(args.rechub_dims), "activation": "relu", "dropout": 0.0}
+    model = DSSM(user_features, item_features, params, dict(params),
+                 temperature=args.rechub_temperature)
+    all_items = torch.arange(task.train.num_items)
+
+    def step(batch: Any) -> torch.Tensor:
+        model.mode = None
+        users = model.user_tower(user_inputs(batch.users, batch.items))
+        items = model.item_tower(item_inputs(batch.targets))
+        logits = users @ items.t() / args.rechub_temperature
+        return torch.nn.functional.cross_entropy(logits, torch.arange(logits.size(0)))
+
+    def user_vectors(users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        model.mode = "user"
+        return model(user_inputs(users, items))
+
+    def item_vectors() -> torch.Tensor:
+        model.mode = "item"
+        return model(item_inputs(all_items))
+
+    measured = _rechub_fit(model, task, args, step, user_vectors, item_vectors)
+    return {**measured, "variant": f"in-batch softmax, tau={args.rechub_temperature}"}
+
+
+def rechub_youtube_dnn(task: Task, args: argparse.Namespace) -> dict[str, Any]:
+    """torch-rechub 0.9.0's ``YoutubeDNN``: user tower (its ``MLP``, ``--rechub-dims``)
+    over the user id, the user's side fields and the mean-pooled history, L2-normalised;
+    the item is its (normalised) id embedding. Trained list-wise as its
+    ``MatchTrainer(mode=2)`` does: softmax over the positive and ``--rechub-negatives``
+    negatives drawn by popularity^0.75 (its ``negative_sample`` word2vec method), the
+    logits divided by its temperature (``--rechub-temperature``)."""
+    import_rechub()
+    from torch_rechub.basic.features import SequenceFeature
+    from torch_rechub.models.matching import YoutubeDNN
+
+    torch.manual_seed(args.seed)
+    user_features, item_features, user_inputs, _ = _rechub_inputs(task, args)
+    negatives_feature = SequenceFeature("neg_items", vocab_size=task.train.num_items + 1,
+                                        embed_dim=args.dim, pooling="concat",
+                                        shared_with="item_id")
+    model = YoutubeDNN(user_features, item_features[:1], [negatives_feature],
+                       {"dims": list(args.rechub_dims), "activation": "relu", "dropout": 0.0},
+                       temperature=args.rechub_temperature)
+    popularity = task.train.item_degree().double().pow(0.75)
+
+    def step(batch: Any) -> torch.Tensor:
+        negatives = torch.multinomial(popularity, batch.targets.numel() * args.rechub_negatives,
+                                      replacement=True).view(-1, args.rechub_negatives)
+        model.mode = None
+        inputs = user_inputs(batch.users, batch.items)
+        inputs.update(item_id=batch.targets + 1, neg_items=negatives + 1)
+        logits = model(inputs)
+        return torch.nn.functional.cross_entropy(
+            logits, torch.zeros(logits.size(0), dtype=torch.long))
+
+    def user_vectors(users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        model.mode = "user"
+        return model(user_inputs(users, items))
+
+    def item_vectors() -> torch.Tensor:
+        return torch.nn.functional.normalize(
+            model.embedding.embed_dict["item_id"].weight[1:], dim=-1)
+
+    measured = _rechub_fit(model, task, args, step, user_vectors, item_vectors)
+    return {**measured, "variant": f"list-wise softmax, {args.rechub_negatives} negatives"}
+
+
 #: ``library:row`` -> (library, model label, function)
 ROWS: dict[str, tuple[str, str, Callable[[Task, argparse.Namespace], dict[str, Any]]]] = {
     "graphrec:sasrec": ("graphrec", "sasrec", graphrec_row("sasrec", "full softmax CE", {})),
@@ -256,8 +462,33 @@ ROWS: dict[str, tuple[str, str, Callable[[Task, argparse.Namespace], dict[str, A
         "mind", "K=4, p=inf", {"num_interests": 4, "pow_p": float("inf")})),
     "graphrec:sdm": ("graphrec", "sdm", graphrec_row(
         "sdm", "sessions", {}, {"movielens-100k": {"session_gap": 600}})),
+    "graphrec:two_tower": ("graphrec", "two_tower", graphrec_row(
+        "two_tower", "in-batch softmax, logQ, side features", {})),
+    # MovieLens has real timestamps: YouTube DNN's example age (0 at serving)
+    "graphrec:youtube_dnn": ("graphrec", "youtube_dnn", graphrec_row(
+        "youtube_dnn", "sampled softmax, logQ", {}, {"movielens-100k": {"example_age": True}})),
+    "graphrec:item2vec": ("graphrec", "item2vec", graphrec_row(
+        "skipgram", "item2vec (user sequences)", {"corpus": "sequences"})),
     "torch-rechub:mind": ("torch-rechub", "mind", rechub_mind),
+    "torch-rechub:two_tower": ("torch-rechub", "two_tower", rechub_dssm),
+    "torch-rechub:youtube_dnn": ("torch-rechub", "youtube_dnn", rechub_youtube_dnn),
 }
+
+COLUMNS = ("hr@10", "ndcg@10", "hr@50", "ndcg@50", "seconds_per_epoch", "epochs")
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a plain-text table, one line per row."""
+    head = f"{'dataset':<15} {'library':<13} {'model':<12} {'variant':<38}" + "".join(
+        f" {c.replace('seconds_per_epoch', 's/epoch'):>8}" for c in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        values = "".join(f" {row.get(c, float('nan')):>8.4f}" if c.startswith(("hr", "ndcg"))
+                         else f" {row.get(c, float('nan')):>8.1f}" if c != "epochs"
+                         else f" {row.get(c, 0):>8d}" for c in COLUMNS)
+        lines.append(f"{row['dataset']:<15} {row['library']:<13} {row['model']:<12} "
+                     f"{str(row.get('variant', ''))[:38]:<38}{values}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -271,6 +502,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--max-seconds", type=float, default=240.0)
     parser.add_argument("--rechub-negatives", type=int, default=100)
     parser.add_argument("--rechub-temperature", type=float, default=0.05)
+    parser.add_argument("--rechub-dims", type=int, nargs="+", default=[256, 128, 64],
+                        help="torch-rechub towers' MLP widths (the last is the output)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", default=None, help="JSON file for the rows")
@@ -291,6 +524,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             if args.output:  # written after every row: a long run keeps what it has
                 Path(args.output).write_text(json.dumps(rows, indent=1,
                                                         allow_nan=False) + "\n")
+    print(table(rows))
     assert all(math.isfinite(r["hr@50"]) for r in rows)
     return rows
 

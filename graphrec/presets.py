@@ -77,6 +77,12 @@ PRESETS[("bspm", "lastfm")] = {"hyperparameters": {"sharpen_time": 1.0}}
 # minutes (the paper's rule) and the long-term channels include genres and release years
 PRESETS[("sdm", "movielens-100k")] = {"hyperparameters": {"session_gap": 600},
                                       "data": {"side_info": True}}
+# Two-tower / YouTube DNN (docs/retrieval.md): MovieLens's user (age, gender, occupation)
+# and item (genres, year) features feed the towers, loaded with the side relations; its real
+# timestamps give YouTube DNN's example age (Beauty's "times" are file lines: off there)
+PRESETS[("two_tower", "movielens-100k")] = {"data": {"side_info": True}}
+PRESETS[("youtube_dnn", "movielens-100k")] = {"hyperparameters": {"example_age": True},
+                                              "data": {"side_info": True}}
 # Hybrid MF (benchmarks/hybrid.py, docs/models.md): measured on MovieLens-100K ua with
 # LightFM's protocol; the settings are the model's defaults, named here so that the
 # benchmark, the CLI and the docs keep using them if the defaults move

@@ -32,6 +32,7 @@ _Model = TypeVar("_Model", bound=type)
 # ``from_graph`` or from code, not from configuration.
 _CONFIG_TYPES = (bool, int, float, str, tuple, list, type(None))
 _OBJECT_ANNOTATIONS = ("Tensor", "Embedding", "HeteroData", "Corpus", "Sequence[SideField]",
+                       "FeatureMatrix",
                        "Recommender", "Interactions")
 
 
