@@ -148,7 +148,6 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
     from torch_rechub.basic.features import SequenceFeature, SparseFeature
     from torch_rechub.models.matching import MIND
 
-    from graphrec.eval.evaluator import Evaluator
     from graphrec.graph.sequences import PADDING, Sequences
     from graphrec.sampling.history_batches import HistoryBatches
 
@@ -205,41 +204,18 @@ def rechub_mind(task: Task, args: argparse.Namespace) -> dict[str, Any]:
             return user_vectors(list(history) if isinstance(history, list | tuple)
                                 else [history])
 
-    evaluator = Evaluator(ks=KS)
-    best, best_state, since, seconds = -1.0, None, 0, []
-    start = time.perf_counter()
-    for _ in range(args.epochs):
-        epoch_start = time.perf_counter()
-        model.train()
-        for batch in batches:
-            negatives = torch.multinomial(popularity, batch.targets.numel() * args.rechub_negatives,
-                                          replacement=True).view(-1, args.rechub_negatives)
-            model.mode = None
-            # its forward stores ``temperature`` but does not apply it to the cosine logits
-            logits = model(features(batch.users, batch.items, batch.targets, negatives)
-                           ) / model.temperature
-            loss = torch.nn.functional.cross_entropy(
-                logits, torch.zeros(logits.size(0), dtype=torch.long))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        seconds.append(time.perf_counter() - epoch_start)
-        model.eval()
-        with torch.no_grad():
-            valid = evaluator.evaluate(Scorer(), task.valid, exclude=task.train).metrics
-        if valid["ndcg@50"] > best:
-            best, since = valid["ndcg@50"], 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            since += 1
-        if since >= args.patience or time.perf_counter() - start > args.max_seconds:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    with torch.no_grad():
-        test = evaluator.evaluate(Scorer(), task.test, exclude=[task.train, task.valid])
-    return {**_metrics(test.metrics), "seconds_per_epoch": sum(seconds) / len(seconds),
-            "epochs": len(seconds), "variant": "K=4, list-wise softmax"}
+    def step(batch):
+        negatives = torch.multinomial(popularity, batch.targets.numel() * args.rechub_negatives,
+                                      replacement=True).view(-1, args.rechub_negatives)
+        model.mode = None
+        # its forward stores ``temperature`` but does not apply it to the cosine logits
+        logits = model(features(batch.users, batch.items, batch.targets, negatives)
+                       ) / model.temperature
+        return torch.nn.functional.cross_entropy(
+            logits, torch.zeros(logits.size(0), dtype=torch.long))
+
+    row = _train_peer(model, optimizer, batches, step, Scorer, task, args)
+    return {**row, "variant": "K=4, list-wise softmax"}
 
 
 def _field_codes(matrix: Any) -> dict[str, torch.Tensor]:
@@ -283,7 +259,6 @@ def _rechub_fit(model: torch.nn.Module, task: Task, args: argparse.Namespace,
     samples) with Adam (lr 1e-3) and ``step(batch) -> loss``; early stopping on validation
     NDCG@50 as graphrec's rows; test metrics of the best epoch by full ranking of
     ``user_vectors(users, right-aligned history) @ item_vectors().T``."""
-    from graphrec.eval.evaluator import Evaluator
     from graphrec.graph.sequences import Sequences
     from graphrec.sampling.history_batches import HistoryBatches
 
@@ -300,6 +275,17 @@ def _rechub_fit(model: torch.nn.Module, task: Task, args: argparse.Namespace,
             table_t = item_vectors().t()
             return lambda users: user_vectors(users, sequences.window(users, maxlen)) @ table_t
 
+    return _train_peer(model, optimizer, batches, step, Scorer, task, args)
+
+
+def _train_peer(model: Any, optimizer: Any, batches: Any, step: Any, scorer: Any, task: Any,
+                args: argparse.Namespace) -> dict[str, Any]:
+    """The torch-rechub rows' loop: ``step(batch) -> loss`` with ``optimizer`` over
+    ``batches`` each epoch, validation NDCG@50 after each (``scorer()``: the Evaluator's model
+    interface), early stopping with ``args.patience`` and ``args.max_seconds`` as graphrec's
+    rows, then test metrics of the best epoch."""
+    from graphrec.eval.evaluator import Evaluator
+
     evaluator = Evaluator(ks=KS)
     best, best_state, since, seconds = -1.0, None, 0, []
     start = time.perf_counter()
@@ -314,7 +300,7 @@ def _rechub_fit(model: torch.nn.Module, task: Task, args: argparse.Namespace,
         seconds.append(time.perf_counter() - epoch_start)
         model.eval()
         with torch.no_grad():
-            valid = evaluator.evaluate(Scorer(), task.valid, exclude=task.train).metrics
+            valid = evaluator.evaluate(scorer(), task.valid, exclude=task.train).metrics
         if valid["ndcg@50"] > best:
             best, since = valid["ndcg@50"], 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -325,7 +311,7 @@ def _rechub_fit(model: torch.nn.Module, task: Task, args: argparse.Namespace,
     model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        test = evaluator.evaluate(Scorer(), task.test, exclude=[task.train, task.valid])
+        test = evaluator.evaluate(scorer(), task.test, exclude=[task.train, task.valid])
     return {**_metrics(test.metrics), "seconds_per_epoch": sum(seconds) / len(seconds),
             "epochs": len(seconds), "valid_ndcg@50": best}
 
