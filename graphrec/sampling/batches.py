@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from typing import Self
 
 import torch
 from torch import Tensor
@@ -12,8 +13,19 @@ from graphrec.graph.interactions import Interactions
 from graphrec.sampling.negative import NegativeSampler
 
 
+class TensorBatch:
+    """What every batch dataclass of tensor fields shares: ``to(device)`` moves every field,
+    ``len`` is the number of rows (of its ``users``)."""
+
+    def to(self, device: torch.device | str) -> Self:
+        return type(self)(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    def __len__(self) -> int:
+        return int(self.users.numel())
+
+
 @dataclass
-class PairBatch:
+class PairBatch(TensorBatch):
     """``(user, positive item, negative item)`` triples for pairwise losses such as BPR.
 
     ``neg_items`` is ``[B]`` for one negative per positive or ``[B, K]`` for ``K``.
@@ -23,11 +35,6 @@ class PairBatch:
     pos_items: Tensor
     neg_items: Tensor
 
-    def to(self, device: torch.device | str) -> PairBatch:
-        return PairBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
-
-    def __len__(self) -> int:
-        return int(self.users.numel())
 
 
 class PairBatches:
@@ -75,7 +82,7 @@ class PairBatches:
 
 
 @dataclass
-class SharedNegativeBatch:
+class SharedNegativeBatch(TensorBatch):
     r"""``B`` (user, positive item) pairs and ``N`` negative items shared by all of them, for
     softmax losses that score every row against the same sampled items
     (:func:`graphrec.nn.losses.sampled_softmax_loss`): ``B + N`` item embeddings per step
@@ -93,11 +100,6 @@ class SharedNegativeBatch:
     pos_log_q: Tensor
     neg_log_q: Tensor
 
-    def to(self, device: torch.device | str) -> SharedNegativeBatch:
-        return SharedNegativeBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
-
-    def __len__(self) -> int:
-        return int(self.users.numel())
 
 
 class SharedNegativeBatches:

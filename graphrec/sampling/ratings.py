@@ -2,27 +2,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from graphrec.graph.interactions import Interactions
+from graphrec.sampling.batches import TensorBatch
 
 
 @dataclass
-class RatingBatch:
+class RatingBatch(TensorBatch):
     """``(user, item, rating)`` triples, each ``[B]``."""
 
     users: Tensor
     items: Tensor
     ratings: Tensor
 
-    def to(self, device: torch.device | str) -> RatingBatch:
-        return RatingBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
-
-    def __len__(self) -> int:
-        return int(self.users.numel())
 
 
 class RatingBatches:
