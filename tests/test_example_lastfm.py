@@ -19,6 +19,9 @@ def test_example_writes_table_json_and_plot(data_root, tmp_path, capsys, load_ex
     assert 0 < recall["mean"] < 1 and recall["std"] >= 0
     assert results["models"]["mf"]["cold_users"] >= 0
     assert output.with_suffix(".png").stat().st_size > 1000
+    # the plot's time axis: training seconds so far, one per validated epoch, increasing
+    elapsed = [r["elapsed"] for r in results["runs"]["mf"][0]["history"] if "valid" in r]
+    assert len(elapsed) == 2 and 0 < elapsed[0] < elapsed[1]
     printed = capsys.readouterr().out
     assert "recall@20" in printed and "cold users" in printed
     assert "most played artists" in printed  # names shown for one user
