@@ -6,8 +6,9 @@ Runs with no arguments when the data is at ``$GRAPHREC_DATA`` (or downloadable):
     python examples/lastfm_social.py --root ../shared/data --split sociallgn --seeds 0,1,2
 
 Prints a table of Recall/Precision/NDCG at 10 and 20 (mean ± std over seeds) and training
-seconds per model, writes the results JSON and a PNG of validation NDCG@20 against epochs and seconds, and
-shows one user's most-played artists next to the artists recommended to them.
+seconds per model, writes the results JSON and a PNG of validation NDCG@20 against epochs and
+training seconds, and shows one user's most-played artists next to the artists recommended to
+them.
 """
 from __future__ import annotations
 
