@@ -287,9 +287,9 @@ def _train_peer(model: Any, optimizer: Any, batches: Any, step: Any, scorer: Any
     from graphrec.eval.evaluator import Evaluator
 
     evaluator = Evaluator(ks=KS)
-    best, best_state, since, seconds = -1.0, None, 0, []
+    best, best_state, best_epoch, since, seconds = -1.0, None, 0, 0, []
     start = time.perf_counter()
-    for _ in range(args.epochs):
+    for epoch in range(1, args.epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         for batch in batches:
@@ -302,7 +302,7 @@ def _train_peer(model: Any, optimizer: Any, batches: Any, step: Any, scorer: Any
         with torch.no_grad():
             valid = evaluator.evaluate(scorer(), task.valid, exclude=task.train).metrics
         if valid["ndcg@50"] > best:
-            best, since = valid["ndcg@50"], 0
+            best, best_epoch, since = valid["ndcg@50"], epoch, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         else:
             since += 1
@@ -313,7 +313,7 @@ def _train_peer(model: Any, optimizer: Any, batches: Any, step: Any, scorer: Any
     with torch.no_grad():
         test = evaluator.evaluate(scorer(), task.test, exclude=[task.train, task.valid])
     return {**_metrics(test.metrics), "seconds_per_epoch": sum(seconds) / len(seconds),
-            "epochs": len(seconds), "valid_ndcg@50": best}
+            "epochs": len(seconds), "best_epoch": best_epoch, "valid_ndcg@50": best}
 
 
 def _rechub_inputs(task: Task, args: argparse.Namespace) -> tuple[Any, ...]:
