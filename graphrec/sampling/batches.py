@@ -36,7 +36,6 @@ class PairBatch(TensorBatch):
     neg_items: Tensor
 
 
-
 class PairBatches:
     """One epoch = every training interaction once, shuffled, each with fresh negatives.
 
@@ -99,7 +98,6 @@ class SharedNegativeBatch(TensorBatch):
     neg_items: Tensor
     pos_log_q: Tensor
     neg_log_q: Tensor
-
 
 
 class SharedNegativeBatches:

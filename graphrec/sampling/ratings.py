@@ -20,7 +20,6 @@ class RatingBatch(TensorBatch):
     ratings: Tensor
 
 
-
 class RatingBatches:
     """One epoch = every training rating once, in a fresh seeded shuffle.
 
