@@ -123,6 +123,17 @@ PRESETS[("mf", "gowalla")] = {
     "split": {"valid_ratio": 0.0},
 }
 
+# LightGCN: in-batch and uniform candidates, logQ-corrected, over inner products (dot scores
+# beat cosine ones for the propagated model, whose norms carry degree information), kept in
+# check by the L2 penalty on the batch's layer-0 rows; chosen the same way as MF's
+PRESETS[("lightgcn", "gowalla")] = {
+    "hyperparameters": {**_GOWALLA_SOFTMAX, "similarity": "dot", "temperature": 1.0,
+                        "reg_weight": 5e-2},
+    "train": {"lr": 1e-2, "batch_size": 4096, "epochs": 30, "lr_schedule": "cosine",
+              "lr_decay": 1.0, "patience": 0},
+    "split": {"valid_ratio": 0.0},
+}
+
 SECTIONS = ("hyperparameters", "train", "data", "split")
 
 

@@ -30,7 +30,7 @@ def _resolved(argv):
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
-@pytest.mark.parametrize("dataset", ["lastfm", "movielens-100k", "tsv"])
+@pytest.mark.parametrize("dataset", ["lastfm", "movielens-100k", "gowalla", "tsv"])
 def test_cli_and_python_api_resolve_the_same_declared_defaults(model, dataset):
     config = _resolved(["train", "--model", model, "--dataset", dataset])
     model_kwargs, train_kwargs = default_settings(model, dataset)

@@ -273,6 +273,13 @@ class EmbeddingRecommender(Recommender):
       :meth:`output` L2-normalises the final embeddings, so ``forward``, ``recommend``,
       the evaluator and exported embeddings all rank by the trained similarity.
 
+      ``similarity="dot"`` replaces :math:`\cos(\mathbf{u}, \mathbf{v})` by the inner
+      product :math:`\mathbf{u}^\top\mathbf{v}` (the softmax of Covington et al. and of Wu
+      et al.'s un-normalised variant): the embeddings are not normalised and their norms
+      carry popularity and confidence, which the reg_weight penalty keeps in check. On
+      Gowalla's validation carve-out it beat the cosine form for LightGCN
+      (docs/performance.md).
+
     Args:
         reg_weight: weight :math:`\lambda` of :math:`\frac{\lambda}{2B}
             (\lVert \mathbf{e}_u\rVert^2 + \lVert \mathbf{e}_{i^+}\rVert^2 +
@@ -284,13 +291,18 @@ class EmbeddingRecommender(Recommender):
         in_batch: the batch's other positives are candidates too (softmax).
         logq: logQ-correct every candidate's logit (softmax with ``in_batch``; uniform
             negatives alone need no correction).
+        similarity: ``"cosine"`` or ``"dot"``: the softmax's score, and then the model's
+            (ignored by bpr, whose scores are inner products).
     """
+
+    SIMILARITIES: ClassVar[tuple[str, ...]] = ("cosine", "dot")
 
     LOSSES: ClassVar[tuple[str, ...]] = ("bpr", "sampled_softmax")
 
     def __init__(self, num_users: int, num_items: int, reg_weight: float = 1e-4,
                  loss: str = "bpr", num_negatives: int | None = None,
-                 temperature: float = 0.1, in_batch: bool = True, logq: bool = True) -> None:
+                 temperature: float = 0.1, in_batch: bool = True, logq: bool = True,
+                 similarity: str = "cosine") -> None:
         super().__init__()
         self.num_users, self.num_items = check_sizes(num_users, num_items)
         self.reg_weight = check_number("reg_weight", reg_weight, low=0)
@@ -304,11 +316,16 @@ class EmbeddingRecommender(Recommender):
         self.temperature = check_number("temperature", temperature, low=0, low_open=True)
         self.in_batch = bool(in_batch)
         self.logq = bool(logq)
+        if similarity not in self.SIMILARITIES:
+            raise ValueError(f"similarity must be one of "
+                             f"{', '.join(map(repr, self.SIMILARITIES))} (got {similarity!r})")
+        self.similarity = similarity
 
     @property
     def cosine(self) -> bool:
-        """Whether scores are cosine similarities (the softmax objective)."""
-        return self.loss_name == "sampled_softmax"
+        """Whether scores are cosine similarities (the softmax objective with
+        ``similarity="cosine"``)."""
+        return self.loss_name == "sampled_softmax" and self.similarity == "cosine"
 
     def output(self, user_emb: Tensor, item_emb: Tensor) -> tuple[Tensor, Tensor]:
         """The final embeddings whose inner products are the scores: L2-normalised under the
@@ -361,7 +378,7 @@ class EmbeddingRecommender(Recommender):
     def _softmax_loss(self, batch: SharedNegativeBatch) -> Tensor:
         size = len(batch)
         items = torch.cat([batch.pos_items, batch.neg_items])
-        users, item_rows = self.embed(batch.users, items)  # normalised by output()
+        users, item_rows = self.embed(batch.users, items)  # cosine: normalised by output()
         # without in-batch candidates every negative is uniform: one constant log q, which
         # cancels (the positive is the row's own, not a sampled candidate)
         log_q = ({"log_q_positive": batch.pos_log_q, "log_q_negative": batch.neg_log_q}

@@ -72,11 +72,10 @@ class LightGCN(EmbeddingRecommender):
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` holding the
             items' layer-0 embeddings (e.g. shared with SASRec); it keeps its own values.
             Without it, users and items share one table, as before.
-        loss, num_negatives, temperature, in_batch, logq: the training objective, ``"bpr"``
-            (the paper) or
-            ``"sampled_softmax"`` (sampled softmax over cosine similarities of the layer-mean
-            embeddings, which then are the scores); see
-            :class:`~graphrec.models.base.EmbeddingRecommender`.
+        loss, num_negatives, temperature, in_batch, logq, similarity: the training
+            objective, ``"bpr"`` (the paper) or ``"sampled_softmax"`` (sampled softmax over
+            cosine similarities or inner products of the layer-mean embeddings, which then
+            are the scores); see :class:`~graphrec.models.base.EmbeddingRecommender`.
     """
 
     # measured on LastFM (docs/models.md): plateau decay takes LightGCN's validation NDCG@20
@@ -102,9 +101,10 @@ class LightGCN(EmbeddingRecommender):
         temperature: float = 0.1,
         in_batch: bool = True,
         logq: bool = True,
+        similarity: str = "cosine",
     ) -> None:
         super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature,
-                         in_batch, logq)
+                         in_batch, logq, similarity)
         embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
         self.num_layers = check_number("num_layers", num_layers, integer=True, low=0)

@@ -345,9 +345,11 @@ class LiteEIISRS(EmbeddingRecommender):
     5. **Output** (:class:`OutputHead`): :math:`u = \mathrm{MLP}([U^{(0)} \| U_{fused}]) +
        \beta U^{(0)}`, items likewise; score :math:`u^\top v`. ``head.residual="graph"``
        puts the graph tower's output in the residual instead of :math:`U^{(0)}`.
-    6. **Loss**: BPR + ``reg_weight`` times the L2 penalty on the batch's rows of
-       :math:`U^{(0)}, V^{(0)}` (:class:`~graphrec.models.base.EmbeddingRecommender`); the
-       dense weights take the trainer's ``weight_decay``.
+    6. **Loss**: BPR (or the sampled softmax, ``loss="sampled_softmax"``) + ``reg_weight``
+       times the L2 penalty on the batch's rows of :math:`U^{(0)}, V^{(0)}`
+       (:class:`~graphrec.models.base.EmbeddingRecommender`); the dense weights take the
+       trainer's ``weight_decay``. Under the cosine softmax the learned part's embeddings
+       are L2-normalised before the blend's channels are appended.
 
     Every part can be switched off for ablations (``initial.use_mf``, ``initial.use_svd``,
     ``fusion.use_features``, ``social.enabled``, ``fusion.use_attention``); with neither MF
@@ -371,6 +373,8 @@ class LiteEIISRS(EmbeddingRecommender):
             as ``blend_settings``, ``blend`` being the weights in use).
         seed: seeds the factorisations and the blend's sample of pairs.
         reg_weight: L2 weight on the batch's rows of :math:`U^{(0)}, V^{(0)}`.
+        loss, num_negatives, temperature, in_batch, logq, similarity: the training
+            objective, as :class:`~graphrec.models.base.EmbeddingRecommender`.
     """
 
     # graphrec's tuned configuration (docs/lastfm_social.md): converges in about 80 epochs
@@ -396,8 +400,15 @@ class LiteEIISRS(EmbeddingRecommender):
         blend: BlendSettings = BlendSettings(),
         seed: int = 0,
         reg_weight: float = 1e-4,
+        loss: str = "bpr",
+        num_negatives: int | None = None,
+        temperature: float = 0.1,
+        in_batch: bool = True,
+        logq: bool = True,
+        similarity: str = "cosine",
     ) -> None:
-        super().__init__(num_users, num_items, reg_weight)
+        super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature,
+                         in_batch, logq, similarity)
         check_number("embedding_dim", embedding_dim, integer=True, low=1)
         check_number("num_layers", num_layers, integer=True, low=0)
         self.initial = check_group("initial", initial, InitialEmbeddingSettings)
@@ -569,7 +580,7 @@ class LiteEIISRS(EmbeddingRecommender):
     def forward(self) -> tuple[Tensor, Tensor]:
         towers = self.towers()
         users, items = self._head("user", towers, None), self._head("item", towers, None)
-        return self._blend(users, items)
+        return self._blend(*self.output(users, items))
 
     def _blend(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         r"""Eval mode with blend weights: appends the fixed factor channels so that
@@ -594,8 +605,9 @@ class LiteEIISRS(EmbeddingRecommender):
         towers = self.towers()
         unique_users, user_pos = torch.unique(users, return_inverse=True)
         unique_items, item_pos = torch.unique(items, return_inverse=True)
-        return (self._head("user", towers, unique_users)[user_pos],
-                self._head("item", towers, unique_items)[item_pos])
+        users, items = self.output(self._head("user", towers, unique_users),
+                                   self._head("item", towers, unique_items))
+        return users[user_pos], items[item_pos]
 
     def ego_embeddings(self, users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
         return self.user_base(users), self.item_base(items)

@@ -30,10 +30,10 @@ class MF(EmbeddingRecommender):
             (all-zero factors have zero BPR gradient and never move).
         item_embedding: optional shared :class:`~graphrec.nn.ItemEmbedding` used as the item
             factors (e.g. the table of a sequence model); it keeps its own values.
-        loss, num_negatives, temperature, in_batch, logq: the training objective, ``"bpr"``
-            (the paper) or
-            ``"sampled_softmax"`` (sampled softmax over cosine similarities, which then are the
-            scores); see :class:`~graphrec.models.base.EmbeddingRecommender`.
+        loss, num_negatives, temperature, in_batch, logq, similarity: the training
+            objective, ``"bpr"`` (the paper) or ``"sampled_softmax"`` (sampled softmax over
+            cosine similarities or inner products, which then are the scores); see
+            :class:`~graphrec.models.base.EmbeddingRecommender`.
 
     New users (:meth:`score_histories`) are folded in by ridge regression against the item
     factors, with :attr:`fold_in_ridge` setting :math:`\lambda`.
@@ -67,9 +67,10 @@ class MF(EmbeddingRecommender):
         temperature: float = 0.1,
         in_batch: bool = True,
         logq: bool = True,
+        similarity: str = "cosine",
     ) -> None:
         super().__init__(num_users, num_items, reg_weight, loss, num_negatives, temperature,
-                         in_batch, logq)
+                         in_batch, logq, similarity)
         embedding_dim = check_number("embedding_dim", embedding_dim, integer=True, low=1)
         self.embedding_dim = embedding_dim
         self.init_std = check_number("init_std", init_std, low=0, low_open=True)

@@ -78,6 +78,8 @@ class SocialLGN(LightGCN):
         embedding_dim, num_layers, reg_weight, init_std: as :class:`LightGCN` (paper
             settings: 64, 3, 1e-4, 0.1).
         fusion_norm: see :class:`GraphFusion`.
+        loss, num_negatives, temperature, in_batch, logq, similarity: the training
+            objective (the paper's ``"bpr"`` by default), as :class:`LightGCN`.
     """
 
     # the paper's settings (lr 1e-3, L2 1e-4): converges in about 450 epochs on LastFM
@@ -95,9 +97,17 @@ class SocialLGN(LightGCN):
         reg_weight: float = 1e-4,
         init_std: float = 0.1,
         fusion_norm: str = "row",
+        loss: str = "bpr",
+        num_negatives: int | None = None,
+        temperature: float = 0.1,
+        in_batch: bool = True,
+        logq: bool = True,
+        similarity: str = "cosine",
     ) -> None:
         super().__init__(num_users, num_items, edge_index, embedding_dim, num_layers,
-                         normalize="sym", reg_weight=reg_weight, init_std=init_std)
+                         normalize="sym", reg_weight=reg_weight, init_std=init_std, loss=loss,
+                         num_negatives=num_negatives, temperature=temperature,
+                         in_batch=in_batch, logq=logq, similarity=similarity)
         self.social_conv = LightGCNConv(normalize="sym")
         self.fusion = GraphFusion(embedding_dim, fusion_norm)
         social_edge_index = check_edge_index(social_edge_index, self.num_users, self.num_users,

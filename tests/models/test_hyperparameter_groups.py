@@ -36,7 +36,8 @@ FLAT_DEFAULTS = {
         "finetune_tokens": False, "token_dim": 64, "num_heads": 2, "feature_hidden": 64,
         "social_dropout": 0.1, "head_dropout": 0.0, "head_zero_init": True, "use_head": False,
         "blend_mf": 0.1, "blend_svd": 0.0, "freeze_initial": False, "als_reg": 5.0,
-        "init_scale": 0.1, "seed": 0, "reg_weight": 1e-4},
+        "init_scale": 0.1, "seed": 0, "reg_weight": 1e-4, "loss": "bpr", "num_negatives": None,
+        "temperature": 0.1, "in_batch": True, "logq": True, "similarity": "cosine"},
 }
 # the flat PinSAGE preset of both data sets (round 3 of docs/pinsage.md)
 FLAT_PINSAGE_PRESET = {"output_gate": True, "objective": "softmax", "temperature": 0.05}

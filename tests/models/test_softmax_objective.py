@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphrec.graph.interactions import Interactions
-from graphrec.models import MF, LightGCN
+from graphrec.models import MF, LightGCN, LiteEIISRS, SocialLGN
 from graphrec.sampling.batches import SharedNegativeBatch, SharedNegativeBatches
 from graphrec.sampling.stream_state import load_stream_state, stream_state
 from graphrec.train.trainer import TrainConfig, Trainer
@@ -41,12 +41,14 @@ def test_shared_negative_batches_cover_every_pair_once_with_shared_negatives():
     assert all(torch.equal(a, b.neg_items) for a, b in zip(first, stream, strict=True))
 
 
-@pytest.mark.parametrize("in_batch, logq", [(False, False), (False, True), (True, True),
-                                            (True, False)])
-def test_softmax_loss_is_the_cosine_softmax_by_hand(in_batch, logq):
+@pytest.mark.parametrize("in_batch, logq, similarity",
+                         [(False, False, "cosine"), (False, True, "cosine"),
+                          (True, True, "cosine"), (True, False, "cosine"), (True, True, "dot"),
+                          (False, False, "dot")])
+def test_softmax_loss_is_the_softmax_by_hand(in_batch, logq, similarity):
     torch.manual_seed(0)
     model = MF(5, 6, embedding_dim=3, reg_weight=0.0, loss="sampled_softmax", num_negatives=3,
-               temperature=0.5, in_batch=in_batch, logq=logq)
+               temperature=0.5, in_batch=in_batch, logq=logq, similarity=similarity)
     positives = [1, 5, 2, 5]
     pos_log_q = torch.tensor([-1.0, -0.5, -2.0, -0.5])
     neg_log_q = torch.full((3,), -0.7)
@@ -56,8 +58,9 @@ def test_softmax_loss_is_the_cosine_softmax_by_hand(in_batch, logq):
         loss = model.loss(batch)
     p = model.user_embedding.weight.detach().double().numpy()
     q = model.item_embedding.weight.detach().double().numpy()
-    p = p / np.linalg.norm(p, axis=1, keepdims=True)
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    if similarity == "cosine":
+        p = p / np.linalg.norm(p, axis=1, keepdims=True)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
     total = 0.0
     for row, (user, pos) in enumerate(zip((0, 2, 4, 1), positives, strict=True)):
         # (item, log q) of every candidate; the row's positive first. A candidate with the
@@ -92,7 +95,7 @@ def test_shared_negative_batches_carry_exact_log_q():
                                                                dtype=torch.float32))
 
 
-@pytest.mark.parametrize("cls", [MF, LightGCN])
+@pytest.mark.parametrize("cls", [MF, LightGCN, SocialLGN, LiteEIISRS])
 def test_softmax_models_score_by_cosine(cls):
     graph = community_graph()
     torch.manual_seed(0)
@@ -105,6 +108,15 @@ def test_softmax_models_score_by_cosine(cls):
     bpr = cls.from_graph(graph, embedding_dim=4)
     assert bpr.num_negatives == 1 and not bpr.cosine
     assert not torch.allclose(bpr()[1].norm(dim=1), torch.ones(NUM_ITEMS))
+    # the inner-product softmax scores by the raw embeddings, exactly as bpr does
+    torch.manual_seed(0)
+    dot = cls.from_graph(graph, embedding_dim=4, loss="sampled_softmax", similarity="dot")
+    assert not dot.cosine
+    torch.manual_seed(0)
+    same = cls.from_graph(graph, embedding_dim=4)
+    for got, expected in zip(dot(), same(), strict=True):
+        torch.testing.assert_close(got, expected)
+    assert not torch.allclose(dot()[1].norm(dim=1), torch.ones(NUM_ITEMS))
 
 
 def test_bad_objective_settings_are_refused():
@@ -112,6 +124,8 @@ def test_bad_objective_settings_are_refused():
         MF(3, 3, loss="warp")
     with pytest.raises(ValueError, match="num_negatives"):
         MF(3, 3, loss="sampled_softmax", num_negatives=0)
+    with pytest.raises(ValueError, match="similarity must be one of 'cosine', 'dot'"):
+        MF(3, 3, loss="sampled_softmax", similarity="euclid")
     with pytest.raises(ValueError, match="temperature"):
         LightGCN(3, 3, torch.tensor([[0], [1]]), loss="sampled_softmax", temperature=0.0)
 
