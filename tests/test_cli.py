@@ -45,7 +45,7 @@ def test_flags_that_do_not_apply_are_rejected(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["graphrec train: error: model 'mf' has no hyperparameter 'num_layers'; it "
                    "takes embedding_dim, reg_weight, init_std, loss, num_negatives, temperature, "
-                   "in_batch, logq"]
+                   "in_batch, logq, similarity"]
 
 
 @pytest.mark.parametrize("model, extra", [("sasrec", []), ("tisasrec", ["--mhc"])])
