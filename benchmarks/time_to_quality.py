@@ -4,6 +4,8 @@ training recipe and graphrec's defaults, in one run.
     python benchmarks/time_to_quality.py --datasets lastfm --output ttq.json
     python benchmarks/time_to_quality.py --datasets gowalla --models lightgcn mf \\
         --budget 1800 --output ttq_gowalla.json
+    python benchmarks/time_to_quality.py --datasets gowalla --models lightgcn \\
+        --budget paper=1200 --output ttq_gowalla_lightgcn.json
 
 Recipes (``--recipes``):
 
@@ -15,10 +17,12 @@ Recipes (``--recipes``):
 
 Every run is :func:`graphrec.experiment.run` with ``monitor_test``: the test set is scored
 every ``eval_every`` epochs for the curve only (it selects nothing; its time is not counted).
-``--budget`` caps each run's training seconds (``max_seconds``), the same cap for every
-recipe. One JSON row per curve point (``library``, ``model``, ``dataset``, ``recipe``,
-``epoch``, ``seconds``, ``recall@20``, ``ndcg@20``) and one ``"point": "final"`` row per run
-(the test metrics of the weights the run ends with, and its total wall clock); a PNG of
+``--budget`` caps each run's training seconds (``max_seconds``): one number is the same cap
+for every recipe; ``RECIPE=SECONDS`` caps that recipe alone (``--budget paper=1200`` lets the
+default run to its own end beside a paper run cut at 20 minutes). One JSON row per curve
+point (``library``, ``model``, ``dataset``, ``recipe``, ``epoch``, ``seconds``, ``recall@20``,
+``ndcg@20``) and one ``"point": "final"`` row per run (the test metrics of the weights the run
+ends with, and its total wall clock); a PNG of
 test Recall@20 against seconds beside ``--output``.
 """
 from __future__ import annotations
@@ -114,14 +118,34 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def parse_budgets(values: list[str], recipes: list[str]) -> dict[str, float | None]:
+    """``--budget`` words: ``SECONDS`` for every recipe, or ``RECIPE=SECONDS`` for one."""
+    budgets: dict[str, float | None] = dict.fromkeys(recipes)
+    for value in values:
+        recipe, _, seconds = value.rpartition("=")
+        if recipe and recipe not in budgets:
+            raise SystemExit(f"--budget {value}: unknown recipe {recipe!r}: expected one of "
+                             f"{', '.join(recipes)}")
+        try:
+            cap = float(seconds)
+        except ValueError:
+            raise SystemExit(f"--budget {value}: expected SECONDS or RECIPE=SECONDS") from None
+        if cap <= 0:
+            raise SystemExit(f"--budget {value}: the seconds must be positive")
+        for name in ([recipe] if recipe else recipes):
+            budgets[name] = cap
+    return budgets
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=["lastfm"])
     parser.add_argument("--models", nargs="+", default=["lightgcn", "mf"])
     parser.add_argument("--recipes", nargs="+", default=["paper", "default"])
-    parser.add_argument("--budget", type=float, default=None,
-                        help="training seconds per run (the same cap for every recipe)")
+    parser.add_argument("--budget", nargs="+", default=[], metavar="[RECIPE=]SECONDS",
+                        help="training seconds per run: SECONDS for every recipe, "
+                             "RECIPE=SECONDS for one (e.g. paper=1200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default=None, help="data folder (default $GRAPHREC_DATA)")
     parser.add_argument("--output", default="time_to_quality.json")
@@ -129,12 +153,13 @@ def main(argv: list[str] | None = None) -> None:
     from graphrec.files import atomic_write_text
 
     root = data_root(args.root)
+    budgets = parse_budgets(args.budget, args.recipes)
     rows: list[dict[str, Any]] = []
     output = Path(args.output)
     for dataset in args.datasets:
         for model in args.models:
             for recipe in args.recipes:
-                found = run_recipe(recipe, model, dataset, root, args.seed, args.budget)
+                found = run_recipe(recipe, model, dataset, root, args.seed, budgets[recipe])
                 rows += found
                 final = found[-1]
                 print(f"{dataset:>8} {model:>9} {recipe:>8}: recall@20 {final['recall@20']:.4f}"
