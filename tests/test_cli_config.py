@@ -67,14 +67,17 @@ def test_precedence_defaults_preset_file_set_flags(tmp_path):
     config_file = tmp_path / "run.toml"
     config_file.write_text('model = "lightgcn"\ndataset = "lastfm"\nseed = 3\n'
                            "[hyperparameters]\nembedding_dim = 16\nnum_layers = 1\n"
-                           "[train]\nlr = 0.01\nepochs = 7\n")
+                           "[train]\nlr = 0.02\nepochs = 7\n")
     config = _resolved(["train", "--config", str(config_file), "--set", "num_layers=2",
                         "--set", "train.epochs=9", "--epochs", "11"])
     assert config["hyperparameters"]["embedding_dim"] == 16          # file
     assert config["hyperparameters"]["num_layers"] == 2              # --set over file
     assert config["train"]["epochs"] == 11                           # flag over --set
-    assert config["train"]["lr"] == 0.01 and config["seed"] == 3
-    assert config["train"]["patience"] == 50                         # declared default
+    assert config["train"]["lr"] == 0.02 and config["seed"] == 3    # file over preset
+    assert config["train"]["patience"] == 10                         # (lightgcn, lastfm) preset
+    assert config["hyperparameters"]["similarity"] == "dot"          # preset
+    assert config["train"]["lr_patience"] == 10                      # declared default
+    assert config["hyperparameters"]["normalize"] == "sym"           # declared default
     assert config["split"]["seed"] == 3 and config["train"]["seed"] == 3
 
 
@@ -163,7 +166,12 @@ class _Captured(Exception):
     pass
 
 
-def test_lastfm_example_builds_what_the_cli_builds(monkeypatch, data_root):
+@pytest.mark.parametrize(("example_argv", "cli_argv"), [
+    ([], ["--dataset", "lastfm"]),
+    (["--split", "sociallgn"], ["--dataset", "lastfm-sociallgn"]),
+    (["--preset", "none"], ["--dataset", "lastfm", "--preset", "none"])])
+def test_lastfm_example_builds_what_the_cli_builds(monkeypatch, data_root, example_argv,
+                                                   cli_argv):
     """examples/lastfm_social.py trains every model with the settings `graphrec train --model M
     --dataset lastfm` resolves (the same declared defaults and presets)."""
     import importlib.util
@@ -184,10 +192,10 @@ def test_lastfm_example_builds_what_the_cli_builds(monkeypatch, data_root):
 
     monkeypatch.setattr(example, "run_experiment", capture)
     with pytest.raises(_Captured):
-        example.main(["--root", str(data_root), "--quiet", "--max-seconds", "0"])
+        example.main(["--root", str(data_root), "--quiet", "--max-seconds", "0", *example_argv])
     assert sorted(seen) == ["lightgcn", "lite_eiisrs", "mf", "popularity", "sociallgn"]
     for name, (model_kwargs, config) in seen.items():
-        resolved = _resolved(["train", "--model", name, "--dataset", "lastfm"])
+        resolved = _resolved(["train", "--model", name, *cli_argv])
         assert model_kwargs == resolved["hyperparameters"], name
         for key, value in resolved["train"].items():
             if key not in ("device", "progress", "max_seconds", "seed", "checkpoint"):
