@@ -59,14 +59,26 @@ def lastfm_sociallgn(data_root: Path):
     return load_lastfm_sociallgn(data_root)
 
 
-@pytest.fixture(scope="session")
-def load_example():
-    """``load_example("lastfm_social")``: the module ``examples/<name>.py``, imported from
-    its file (examples are scripts, not a package)."""
+def _script_loader(folder: str):
+    """``load(name)``: the module ``<folder>/<name>.py``, imported from its file (examples and
+    benchmarks are scripts, not packages)."""
     def load(name: str):
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "examples" / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(f"{folder}_{name}",
+                                                      REPO_ROOT / folder / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def load_example():
+    """``load_example("lastfm_social")``: the module ``examples/lastfm_social.py``."""
+    return _script_loader("examples")
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark("frequency")``: the module ``benchmarks/frequency.py``."""
+    return _script_loader("benchmarks")

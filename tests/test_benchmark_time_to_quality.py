@@ -1,21 +1,9 @@
 """benchmarks/time_to_quality.py's argument handling (the runs themselves are benchmarks)."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 
-def _benchmark():
-    """Loaded by path: benchmarks/ is no package."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_quality.py"
-    spec = importlib.util.spec_from_file_location("benchmark_time_to_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_budgets_one_for_all_or_per_recipe():
-    parse = _benchmark().parse_budgets
+def test_budgets_one_for_all_or_per_recipe(load_benchmark):
+    parse = load_benchmark("time_to_quality").parse_budgets
     recipes = ["paper", "default"]
     assert parse([], recipes) == {"paper": None, "default": None}
     assert parse(["600"], recipes) == {"paper": 600.0, "default": 600.0}
@@ -27,6 +15,6 @@ def test_budgets_one_for_all_or_per_recipe():
 @pytest.mark.parametrize(("word", "message"), [
     ("fast=10", "unknown recipe 'fast'"), ("paper=soon", "expected SECONDS"),
     ("-5", "positive"), ("paper=0", "positive")])
-def test_bad_budgets_are_refused_with_the_word(word, message):
+def test_bad_budgets_are_refused_with_the_word(word, message, load_benchmark):
     with pytest.raises(SystemExit, match=message):
-        _benchmark().parse_budgets([word], ["paper", "default"])
+        load_benchmark("time_to_quality").parse_budgets([word], ["paper", "default"])

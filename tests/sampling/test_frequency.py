@@ -2,9 +2,6 @@
 resuming from a state_dict, and the Zipf accuracy bar."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -111,18 +108,9 @@ def test_bad_arguments():
         FrequencyEstimator(num_buckets=8).update(torch.tensor([1.0]))
 
 
-def _benchmark():
-    """benchmarks/frequency.py, loaded by path (benchmarks/ is no package)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "frequency.py"
-    spec = importlib.util.spec_from_file_location("benchmark_frequency", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_zipf_stream_top_items_within_ten_percent():
+def test_zipf_stream_top_items_within_ten_percent(load_benchmark):
     # 1e6 events over 1e5 items, Zipf exponent 1, batches of 1024, alpha 0.01, 2 hashes
-    errors, _ = _benchmark().zipf_relative_errors()
+    errors, _ = load_benchmark("frequency").zipf_relative_errors()
     assert errors.median() <= 0.10, float(errors.median())
 
 
