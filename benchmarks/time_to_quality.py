@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from graphrec.files import atomic_write_text
 
+    budgets = parse_budgets(args.budget, args.recipes)  # argument errors before the data
     root = data_root(args.root)
-    budgets = parse_budgets(args.budget, args.recipes)
     rows: list[dict[str, Any]] = []
     output = Path(args.output)
     for dataset in args.datasets:
