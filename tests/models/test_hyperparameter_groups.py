@@ -122,10 +122,11 @@ def test_presets_resolve_to_the_flat_values(dataset):
     assert flat("pinsage", _resolved(["train", "--model", "pinsage", "--dataset", dataset])
                 ) == expected
     assert flat("pinsage", default_settings("pinsage", dataset)[0]) == expected
-    # Lite-EIISRS: the LastFM preset changes the start and the objective (a group field
-    # among plain ones); MovieLens has no preset, its declared defaults apply
+    # Lite-EIISRS: the LastFM preset changes the start, the depth and the objective (a
+    # group field among plain ones); MovieLens has no preset, its declared defaults apply
     lite_preset = ({"als_reg": 10.0, "loss": "sampled_softmax", "similarity": "dot",
-                    "temperature": 1.0, "reg_weight": 2e-2, "num_negatives": 1024}
+                    "temperature": 1.0, "reg_weight": 2e-2, "num_negatives": 1024,
+                    "num_layers": 4}
                    if dataset == "lastfm" else {})
     expected = {**FLAT_DEFAULTS["lite_eiisrs"], **lite_preset}
     assert flat("lite_eiisrs", default_settings("lite_eiisrs", dataset)[0]) == expected
