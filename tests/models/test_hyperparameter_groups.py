@@ -5,8 +5,6 @@ behave as configuration (partial tables, early checks, --set, frozen values)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -97,14 +95,6 @@ def _resolved(argv: list[str]) -> dict:
     return resolve_run(build_run_config(cli_parser().parse_args(argv)))["hyperparameters"]
 
 
-def _example(name: str):
-    path = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_groups_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("model", ["pinsage", "lite_eiisrs"])
 def test_declared_defaults_are_the_flat_values(model):
     declared = hyperparameters(model)
@@ -134,18 +124,18 @@ def test_presets_resolve_to_the_flat_values(dataset):
                                           dataset])) == expected
 
 
-def test_spec_and_ablation_rows_are_the_flat_ones():
+def test_spec_and_ablation_rows_are_the_flat_ones(load_example):
     assert flat("lite_eiisrs", SPEC_AS_WRITTEN[0]) == FLAT_SPEC
-    lastfm = _example("lastfm_social")
+    lastfm = load_example("lastfm_social")
     assert {label: flat("lite_eiisrs", extra) for label, (extra, _) in
             lastfm.ABLATION.items()} == FLAT_LASTFM_ABLATION
-    pinsage = _example("pinsage")
+    pinsage = load_example("pinsage")
     assert {label: flat("pinsage", extra) for label, extra in
             pinsage.ABLATION.items()} == FLAT_PINSAGE_ABLATION
 
 
-def test_an_ablation_row_keeps_the_presets_other_fields():
-    example = _example("pinsage")
+def test_an_ablation_row_keeps_the_presets_other_fields(load_example):
+    example = load_example("pinsage")
     base, _ = default_settings("pinsage", "lastfm")
     merged = example.merge_settings(base, {"negatives": {"max_hard": 0},
                                            "objective": {"margin": 0.3}})
