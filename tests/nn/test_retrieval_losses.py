@@ -131,6 +131,47 @@ def test_gradients_are_finite_with_masked_candidates():
     assert torch.isfinite(q.grad).all() and torch.isfinite(v.grad).all()
 
 
+def _differentiable_reference(query, positive, negatives, *, positive_ids, negative_ids,
+                              log_q_positive, log_q_negative, in_batch, temperature):
+    """Row by row with torch ops: only the kept candidates enter each row's softmax, so
+    autograd gives the exact gradient of the masked loss."""
+    rows = []
+    for i in range(query.shape[0]):
+        columns = [j for j in (range(query.shape[0]) if in_batch else [i])
+                   if j == i or positive_ids[j] != positive_ids[i]]
+        kept = [n for n in range(negatives.shape[0]) if negative_ids[n] != positive_ids[i]]
+        logits = torch.cat([query[i] @ positive[columns].t() / temperature
+                            - log_q_positive[columns],
+                            query[i] @ negatives[kept].t() / temperature
+                            - log_q_negative[kept]])
+        rows.append(torch.logsumexp(logits, 0) - logits[columns.index(i)])
+    return torch.stack(rows).mean()
+
+
+@pytest.mark.parametrize("in_batch", [True, False])
+def test_gradients_match_a_reference_without_the_masked_candidates(in_batch):
+    # the accidental hits are masked outside autograd (their gradient is exactly 0 through
+    # the softmax): the gradients must equal those of a loss that never had them
+    q, v, neg = _data(batch=8, num_neg=6, seed=3)
+    g = torch.Generator().manual_seed(4)
+    kwargs = dict(positive_ids=torch.tensor([3, 7, 3, 1, 9, 7, 3, 2]),
+                  negative_ids=torch.tensor([1, 2, 3, 4, 3, 8]),
+                  log_q_positive=torch.rand(8, generator=g, dtype=torch.float64).log(),
+                  log_q_negative=torch.rand(6, generator=g, dtype=torch.float64).log(),
+                  in_batch=in_batch, temperature=0.7)
+    grads = []
+    for loss_fn in (sampled_softmax_loss, _differentiable_reference):
+        inputs = [x.clone().requires_grad_(True) for x in (q, v, neg)]
+        loss = loss_fn(*inputs, **kwargs)
+        loss.backward()
+        grads.append((loss.detach(), *(x.grad for x in inputs)))
+    for got, expected in zip(*grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    # the masked candidates were there to mask: without masking the loss differs
+    unmasked = sampled_softmax_loss(q, v, neg, remove_accidental_hits=False, **kwargs)
+    assert abs(unmasked.item() - grads[0][0].item()) > 1e-3
+
+
 def test_bad_input_is_named():
     q, v, neg = _data()
     with pytest.raises(ValueError, match="query and positive"):
