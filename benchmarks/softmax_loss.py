@@ -43,13 +43,17 @@ def recorded_mask_loss(query: Tensor, positive: Tensor, negatives: Tensor, *, te
                        log_q_negative: Tensor) -> Tensor:
     """The baseline: the same logits and corrections, the hits masked by an autograd-recorded
     ``masked_fill_`` (whose backward zeroes the masked entries' gradient again)."""
-    rows = torch.arange(query.shape[0])
     logits = (query / temperature) @ torch.cat([positive, negatives]).t()
     logits.sub_(torch.cat([log_q_positive, log_q_negative]).unsqueeze(0))
+    logits.masked_fill_(accidental_hits(positive_ids, negative_ids), float("-inf"))
+    return F.cross_entropy(logits, torch.arange(query.shape[0]))
+
+
+def accidental_hits(positive_ids: Tensor, negative_ids: Tensor) -> Tensor:
+    """``[B, B + N]``: candidates with a row's target id other than the target itself."""
     hit = positive_ids.unsqueeze(1) == torch.cat([positive_ids, negative_ids]).unsqueeze(0)
-    hit[rows, rows] = False
-    logits.masked_fill_(hit, float("-inf"))
-    return F.cross_entropy(logits, rows)
+    hit.diagonal().fill_(False)
+    return hit
 
 
 def make_case(batch: int, negatives: int, items: int, seed: int = 0) -> dict[str, Tensor]:
@@ -101,8 +105,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.items} items, median of {args.repeats}")
     for batch in args.batch:
         case = make_case(batch, args.negatives, args.items)
-        hits = int((case["positive_ids"].unsqueeze(1) == torch.cat(
-            [case["positive_ids"], case["negative_ids"]]).unsqueeze(0)).sum()) - batch
+        hits = int(accidental_hits(case["positive_ids"], case["negative_ids"]).sum())
         results = {name: run(fn, case, 1.0) for name, fn in versions.items()}
         loss, grads = results["graphrec"]
         base_loss, base_grads = results["recorded_mask"]
