@@ -108,7 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--valid-ratio", type=float, default=None,
                        help="validation (and test) share of random/temporal splits; share of "
                             "training held out for validation on fixed splits without one")
-    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--seed", type=int, default=None,
+                       help="seeds the split, the initial weights and the batches (default 0); "
+                            "a model's own seed setting (Lite-EIISRS's factorisations, "
+                            "PinSAGE's and Pixie's walks, GF-CF's and BSPM's SVD start) is "
+                            "--set seed=S")
     hyper = train.add_argument_group("hyperparameters (defaults depend on the model)")
     hyper.add_argument("--dim", type=int, help="embedding size (embedding_dim)")
     hyper.add_argument("--layers", type=int, help="propagation layers (num_layers)")

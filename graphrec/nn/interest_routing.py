@@ -38,10 +38,14 @@ def label_aware_attention(interests: Tensor, target: Tensor, p: float,
         p)\big),
 
     the interests :math:`\mathbf{V}_u` weighted by a softmax over interests of their inner
-    products with the target raised to the power :math:`p` (elementwise, as in the paper:
-    ``p = 0`` averages the interests, larger ``p`` approaches picking the closest one;
-    ``p = inf`` picks it). ``p`` must be a non-negative integer or ``inf``: a fractional
-    power of a negative inner product is undefined.
+    products with the target raised to the power :math:`p` (elementwise, literally as in the
+    paper and its reference implementations: ``p = 0`` averages the interests). ``p`` must
+    be a non-negative integer or ``inf``: a fractional power of a negative inner product is
+    undefined. The literal power keeps the paper's behaviour on negative products: with an
+    odd ``p`` larger ``p`` approaches picking the interest with the largest product, but an
+    even ``p`` (the default 2) ranks by :math:`|\mathbf{V}_u^\top\mathbf{e}|`, so an
+    interest pointing away from the target can outweigh one pointing at it. ``p = inf``
+    picks the largest product (the limit of the odd powers).
 
     Args:
         interests: ``[B, K, d]``.

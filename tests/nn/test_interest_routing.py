@@ -138,6 +138,10 @@ def test_label_aware_attention_powers():
     # a negative inner product under an even power weighs as its magnitude (the paper's pow)
     negative = label_aware_attention(interests, -target, 2, mask)
     torch.testing.assert_close(negative, label_aware_attention(interests, target, 2, mask))
+    # an odd power keeps the sign: products (-1, -2) -> (-1, -8), the larger product wins
+    weight = torch.softmax(torch.tensor([-1.0, -8.0]), 0)
+    torch.testing.assert_close(label_aware_attention(interests, -target, 3, mask),
+                               (weight.unsqueeze(1) * interests[0, :2]).sum(0, keepdim=True))
     for bad in (0.5, -1, True, "2"):
         with pytest.raises(ValueError, match="pow_p"):
             label_aware_attention(interests, target, bad, mask)
